@@ -1,0 +1,253 @@
+"""Activities of the inquiry manager: configuration snapshot, checks, timeline, address, tasks, mails."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.crm import ProspectAddress, create_contact, create_task_once, find_duplicate, latest_stop_activity
+from activities.inquiry_mail import InquiryMailComposer
+from activities.inquiry_rules import match_exception
+from db.app_settings import load_section
+from db.base import utcnow
+from db.models import (
+    Contact,
+    ContactStatus,
+    Inquiry,
+    InquiryStatus,
+    InquiryStep,
+    Mailbox,
+    MarketingStatus,
+    Property,
+    PropertyVisibility,
+    RawPayload,
+)
+from db.session import SessionFactory
+from settings import Settings
+from workflows.inquiry_models import (
+    AddressRequest,
+    AddressResult,
+    Assessment,
+    AssessRequest,
+    InquiryManagerConfig,
+    MailRequest,
+    StepRecord,
+    StopCheck,
+    StopFound,
+    TaskRequest,
+)
+
+CONFIG_KEY = "inquiry_manager"
+
+
+async def _inquiry(session: AsyncSession, inquiry_id: int) -> Inquiry:
+    inquiry = await session.get(Inquiry, inquiry_id)
+    if inquiry is None:
+        raise ApplicationError(f"inquiry {inquiry_id} does not exist", type="NotFound", non_retryable=True)
+    return inquiry
+
+
+async def _property_problem(session: AsyncSession, inquiry: Inquiry, prop: Property | None) -> str | None:
+    """Why seed 002's first check fails, or None: active marketing and visible to the mailbox's main user."""
+    if prop is None:
+        return f"Immobilie {inquiry.property_ref or '(ohne Objektnummer)'} ist nicht bekannt"
+    if prop.archived or prop.marketing_status != MarketingStatus.ACTIVE:
+        return f"Immobilie {prop.external_ref} ist nicht in aktiver Vermarktung ({prop.marketing_status})"
+    mailbox = await session.scalar(select(Mailbox).where(Mailbox.address == (inquiry.mailbox_address or "").lower()))
+    if mailbox is None:
+        return f"Postfach {inquiry.mailbox_address or '(keins)'} ist nicht für den Anfragemanager eingerichtet"
+    visible = (
+        prop.visible_to_all
+        or prop.manager_user_id == mailbox.main_user_id
+        or bool(
+            await session.scalar(
+                select(
+                    exists().where(
+                        PropertyVisibility.property_id == prop.id,
+                        PropertyVisibility.user_id == mailbox.main_user_id,
+                    )
+                )
+            )
+        )
+    )
+    if not visible:
+        return f"Immobilie {prop.external_ref} ist für den Hauptbenutzer des Postfachs nicht sichtbar"
+    return None
+
+
+class InquiryActivities:
+    def __init__(self, sessions: SessionFactory, settings: Settings) -> None:
+        self._sessions = sessions
+        self._mail = InquiryMailComposer(sessions, settings)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.load_inquiry_config,
+            self.assess_inquiry,
+            self.record_inquiry_step,
+            self.create_inquiry_address,
+            self.create_inquiry_task,
+            self.find_stop_activity,
+            self.compose_inquiry_mail,
+        ]
+
+    @activity.defn(name="load_inquiry_config")
+    async def load_inquiry_config(self) -> InquiryManagerConfig:
+        async with self._sessions() as session:
+            return await load_section(session, CONFIG_KEY, InquiryManagerConfig)
+
+    @activity.defn(name="assess_inquiry")
+    async def assess_inquiry(self, request: AssessRequest) -> Assessment:
+        async with self._sessions() as session:
+            inquiry = await _inquiry(session, request.inquiry_id)
+            prop = await session.scalar(select(Property).where(Property.external_ref == inquiry.property_ref))
+            problem = await _property_problem(session, inquiry, prop)
+            if problem is not None or prop is None:
+                return Assessment(property_ok=False, property_reason=problem, property_ref=inquiry.property_ref)
+            contact_id = await session.scalar(
+                select(Contact.id)
+                .where(Contact.email == inquiry.email.lower(), Contact.status != ContactStatus.ARCHIVED)
+                .order_by(Contact.id)
+                .limit(1)
+            )
+            pending = await session.scalar(
+                select(Inquiry.workflow_id)
+                .where(
+                    Inquiry.email == inquiry.email.lower(),
+                    Inquiry.status == InquiryStatus.WAITING_FOR_CONFIRMATION,
+                    Inquiry.id < inquiry.id,
+                )
+                .order_by(Inquiry.id)
+                .limit(1)
+            )
+            return Assessment(
+                property_ok=True,
+                property_id=prop.id,
+                property_ref=prop.external_ref,
+                exception=match_exception(
+                    request.exceptions,
+                    portal=inquiry.source,
+                    property_ref=prop.external_ref,
+                    email=inquiry.email,
+                    mailbox=inquiry.mailbox_address,
+                ),
+                existing_contact_id=contact_id,
+                pending_inquiry_workflow_id=pending,
+            )
+
+    @activity.defn(name="record_inquiry_step")
+    async def record_inquiry_step(self, step: StepRecord) -> None:
+        """Timeline entry + current status; a retry with the same key adds nothing."""
+        async with self._sessions.begin() as session:
+            inquiry = await _inquiry(session, step.inquiry_id)
+            seen = step.timeline and await session.scalar(
+                select(InquiryStep.id).where(InquiryStep.inquiry_id == inquiry.id, InquiryStep.key == step.key)
+            )
+            if step.timeline and seen is None:
+                session.add(
+                    InquiryStep(
+                        inquiry_id=inquiry.id,
+                        key=step.key,
+                        at=utcnow(),
+                        status=step.state.value,
+                        title=step.title,
+                        detail=step.detail,
+                    )
+                )
+            inquiry.status = step.state.value
+            inquiry.reason = step.reason
+            inquiry.next_step = step.next_step
+            inquiry.next_step_at = step.next_step_at
+            inquiry.updated_at = utcnow()
+            for field in ("contact_id", "duplicate_contact_id", "property_id"):
+                value = getattr(step, field)
+                if value is not None:
+                    setattr(inquiry, field, value)
+
+    @activity.defn(name="create_inquiry_address")
+    async def create_inquiry_address(self, request: AddressRequest) -> AddressResult:
+        async with self._sessions.begin() as session:
+            inquiry = await _inquiry(session, request.inquiry_id)
+            if inquiry.contact_id is not None:  # a retry after the commit: the address exists
+                return AddressResult(contact_id=inquiry.contact_id)
+            address = await self._address(session, inquiry, request.submission_id)
+            if not request.force:
+                duplicate = await find_duplicate(session, address, request.duplicate_check)
+                if duplicate is not None:
+                    return AddressResult(duplicate_contact_id=duplicate.contact_id, duplicate_reason=duplicate.reason)
+            prop = await session.get(Property, inquiry.property_id) if inquiry.property_id else None
+            contact = await create_contact(
+                session,
+                address,
+                source=f"inquiry:{inquiry.source}",
+                owner_user_id=prop.manager_user_id if prop else None,
+            )
+            inquiry.contact_id = contact.id
+            return AddressResult(contact_id=contact.id)
+
+    @staticmethod
+    async def _address(session: AsyncSession, inquiry: Inquiry, submission_id: int | None) -> ProspectAddress:
+        data: dict[str, object] = {**inquiry.prospect, "email": inquiry.email}
+        if submission_id is not None:
+            raw = await session.get(RawPayload, submission_id)
+            if raw is None:
+                raise ApplicationError(f"submission {submission_id} missing", non_retryable=True)
+            data.update(json.loads(raw.body))
+            data["email"] = inquiry.email  # the confirmed address is the one the link was mailed to
+        if not data.get("last_name"):  # portals may send only an address; the record needs a name to show
+            data["last_name"] = inquiry.email.partition("@")[0]
+        known = set(ProspectAddress.model_fields)
+        try:
+            return ProspectAddress.model_validate({k: v for k, v in data.items() if k in known})
+        except ValidationError as exc:
+            raise ApplicationError(
+                f"address data incomplete: {exc}", type="InvalidAddress", non_retryable=True
+            ) from exc
+
+    @activity.defn(name="create_inquiry_task")
+    async def create_inquiry_task(self, request: TaskRequest) -> int:
+        async with self._sessions.begin() as session:
+            inquiry = await _inquiry(session, request.inquiry_id)
+            prop = await session.get(Property, inquiry.property_id) if inquiry.property_id else None
+            ref = prop.external_ref if prop else inquiry.property_ref
+            if request.kind == "duplicate":
+                title = f"Dublette prüfen: Anfrage zu {ref}"
+                body = (
+                    f"Die Anfrage #{inquiry.id} ({inquiry.email}) passt zu Kontakt #{request.duplicate_contact_id}. "
+                    "Die Automatisierung wurde angehalten: bitte prüfen und ggf. im Dashboard fortsetzen."
+                )
+            else:
+                title = f"Keine Reaktion auf Anfrage zu {ref}"
+                body = (
+                    f"{inquiry.email} hat nach {request.attempts} Erinnerung(en) nicht bestätigt. "
+                    "Die Automatisierung ist beendet."
+                )
+            task = await create_task_once(
+                session,
+                idempotency_key=request.idempotency_key,
+                title=title,
+                body=body,
+                assignee_user_id=prop.manager_user_id if prop else None,
+                contact_id=request.duplicate_contact_id,
+                property_id=inquiry.property_id,
+                inquiry_id=inquiry.id,
+            )
+            return task.id
+
+    @activity.defn(name="find_stop_activity")
+    async def find_stop_activity(self, check: StopCheck) -> StopFound | None:
+        async with self._sessions() as session:
+            inquiry = await _inquiry(session, check.inquiry_id)
+            found = await latest_stop_activity(session, inquiry, check.kinds, check.since)
+            return None if found is None else StopFound(kind=found.kind, occurred_at=found.occurred_at)
+
+    @activity.defn(name="compose_inquiry_mail")
+    async def compose_inquiry_mail(self, request: MailRequest) -> int:
+        return await self._mail.compose(request)

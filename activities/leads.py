@@ -1,0 +1,175 @@
+"""Activities of the lead workflow: load a lead's snapshot, compose an overdue reminder into the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.utils import formataddr
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.default_templates import LEAD_REMINDER
+from activities.outbox import NewMessage, enqueue_message
+from activities.template_store import MissingTemplateError, render_template
+from activities.templating import TemplateRenderError, render_mail
+from db.models import Appointment, Lead, SalesPhase, SalesProcess, Task, User
+from db.session import SessionFactory
+from settings import Settings
+from workflows import lead_schedule as schedule
+from workflows.lead_models import (
+    LeadConfig,
+    LeadSnapshot,
+    PhaseConfig,
+    ReminderComposed,
+    ReminderRequest,
+)
+
+_WEEKDAYS = ("Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So.")
+# A task event written by another feature may carry the event's time instead of the row's creation time
+# (a few microseconds apart): not a newer hold.
+CLOCK_SLACK = timedelta(seconds=1)
+
+
+def lead_link(public_base_url: str, lead_id: int) -> str:
+    """Where the reminder points: the lead's page in the office (/leads/{id}: phase, overdue state, actions)."""
+    return f"{public_base_url}/leads/{lead_id}"
+
+
+async def hold_until(session: AsyncSession, lead_id: int) -> datetime | None:
+    """The latest instant the lead's tasks and future appointments hold it (see workflows/lead.py)."""
+    hold: datetime | None = None
+    for created_at, due_at in await session.execute(
+        select(Task.created_at, Task.due_at).where(Task.lead_id == lead_id)
+    ):
+        hold = schedule.later(hold, schedule.task_hold(created_at, due_at))
+    for starts_at, ends_at, created_at in await session.execute(
+        select(Appointment.starts_at, Appointment.ends_at, Appointment.created_at).where(Appointment.lead_id == lead_id)
+    ):
+        hold = schedule.later(hold, schedule.appointment_hold(starts_at, ends_at, created_at))
+    return hold
+
+
+def process_config(process: SalesProcess, settings: Settings) -> LeadConfig:
+    return LeadConfig(
+        process_id=process.id,
+        phases=[
+            PhaseConfig(
+                id=phase.id,
+                name=phase.name,
+                position=phase.position,
+                duration=None if phase.duration_seconds is None else timedelta(seconds=phase.duration_seconds),
+            )
+            for phase in process.phases
+        ],
+        reminders_enabled=process.reminders_enabled,
+        reminder_interval=schedule.interval_of(process.reminder_interval, process.reminder_unit),
+        reminder_time_utc=settings.lead_reminder_time_utc,
+    )
+
+
+def office_time(moment: datetime, zone: str) -> str:
+    """'Mo., 03.11.2025, 11:00 Uhr' in the office's time zone (UTC when the zone is unknown)."""
+    try:
+        local = moment.astimezone(ZoneInfo(zone))
+    except ZoneInfoNotFoundError:
+        local = moment
+    return f"{_WEEKDAYS[local.weekday()]}, {local:%d.%m.%Y, %H:%M} Uhr"
+
+
+class LeadActivities:
+    def __init__(self, sessions: SessionFactory, settings: Settings) -> None:
+        self._sessions = sessions
+        self._settings = settings
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.load_lead_snapshot, self.compose_lead_reminder]
+
+    @activity.defn(name="load_lead_snapshot")
+    async def load_lead_snapshot(self, lead_id: int) -> LeadSnapshot:
+        async with self._sessions() as session:
+            lead = await session.get(Lead, lead_id)
+            if lead is None:
+                return LeadSnapshot(lead_id=lead_id, status="missing")
+            if lead.status != "open":
+                return LeadSnapshot(lead_id=lead_id, status="closed")
+            process = await session.get(SalesProcess, lead.process_id)
+            assert process is not None  # foreign key
+            return LeadSnapshot(
+                lead_id=lead_id,
+                status="open",
+                phase_id=lead.phase_id,
+                phase_entered_at=lead.phase_entered_at,
+                hold_until=await hold_until(session, lead_id),
+                config=process_config(process, self._settings),
+            )
+
+    @activity.defn(name="compose_lead_reminder")
+    async def compose_lead_reminder(self, request: ReminderRequest) -> ReminderComposed:
+        async with self._sessions.begin() as session:
+            lead = await session.get(Lead, request.lead_id)
+            stale = await self._stale(session, lead, request)
+            if stale is not None:
+                return ReminderComposed(skipped=stale)
+            assert lead is not None
+            phase = await session.get(SalesPhase, lead.phase_id)
+            process = await session.get(SalesProcess, lead.process_id)
+            taker = await session.get(User, lead.taker_user_id)
+            assert phase is not None and process is not None and taker is not None  # foreign keys
+            subject, body = await self._render(
+                session,
+                {
+                    "lead": {"id": lead.id, "title": lead.title},
+                    "phase": {"name": phase.name},
+                    "process": {"name": process.name},
+                    "taker": {"name": taker.name},
+                    "overdue_since": office_time(request.overdue_since, self._settings.time_zone),
+                    "reminder_number": request.number,
+                    "lead_link": lead_link(self._settings.public_base_url, lead.id),
+                },
+            )
+            message = await enqueue_message(
+                session,
+                NewMessage(
+                    idempotency_key=request.idempotency_key,
+                    template_key=LEAD_REMINDER.key,
+                    sender=self._settings.mail_from,
+                    recipient=formataddr((taker.name, taker.email)),
+                    subject=subject,
+                    body_text=body,
+                    lead_id=lead.id,
+                    user_id=taker.id,
+                ),
+            )
+            await session.flush()
+            return ReminderComposed(message_id=message.id)
+
+    async def _stale(self, session: AsyncSession, lead: Lead | None, request: ReminderRequest) -> str | None:
+        """Why the database says this reminder is no longer due (its signal is still on the way), or None."""
+        if lead is None or lead.status != "open":
+            return "lead closed or deleted"
+        if lead.phase_id != request.phase_id or lead.phase_entered_at != request.phase_entered_at:
+            return "lead changed phase"
+        hold = await hold_until(session, lead.id)
+        if schedule.clock_start(lead.phase_entered_at, hold) > request.clock_start + CLOCK_SLACK:
+            return "lead got an appointment or a task"
+        taker = await session.get(User, lead.taker_user_id)
+        if taker is None or not taker.is_active:
+            return "lead taker inactive"
+        return None
+
+    async def _render(self, session: AsyncSession, context: dict[str, Any]) -> tuple[str, str]:
+        try:
+            try:
+                return await render_template(session, LEAD_REMINDER.key, context)
+            except MissingTemplateError:
+                # An office database seeded before this template existed still gets its reminders.
+                return render_mail(LEAD_REMINDER.subject, LEAD_REMINDER.body, context)
+        except TemplateRenderError as exc:
+            raise ApplicationError(
+                f"template {LEAD_REMINDER.key}: {exc}", type="TemplateRenderError", non_retryable=True
+            ) from exc

@@ -1,0 +1,219 @@
+"""Lead reminders at scale: `python -m benchmarks.leads --count 10000` (a script, not a test).
+
+Runs the real stack as separate processes (benchmarks.stack: Temporal dev server on a WAL SQLite file, the
+production worker `immoflow worker`, an SMTP sink) and prints one figure per line:
+
+1. start rate: COUNT lead workflows started through the dispatcher's own start path (signal-with-start
+   helper of starter.lead_events), CONCURRENCY calls in flight; then how fast they all load their lead
+   and fall asleep (visible as `LeadPhase` in the visibility store);
+2. the worker's resident memory (its own process, /proc) idle, and with all COUNT leads sleeping;
+3. reminder lag: LAG_COUNT overdue leads of an hourly-interval process whose reminders all fall due at the
+   same second (IMMOFLOW_LEAD_REMINDER_TIME_UTC set a little ahead; the worker restarts to read it, which
+   leaves the sleeping leads untouched), measured from the due instant to `messages.sent_at` (p50/p99/max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+from temporalio.client import Client
+
+from activities.template_store import ensure_default_templates
+from benchmarks.stack import ProcessStack
+from db.models import Contact, Lead, Message, SalesPhase, SalesProcess, User
+from db.session import SessionFactory, engine_from_settings, make_session_factory
+from starter.lead_events import LeadEventHandlers
+from workflows import lead_schedule as schedule
+
+SLEEP_DURATION = timedelta(days=30)  # the sleeping leads' phase: far from overdue during the run
+HOURLY_DURATION = timedelta(days=1)
+SETTLE_TIMEOUT = 1800.0
+DRAIN_TIMEOUT = 1800.0
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of PID in MB (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
+
+
+async def bounded(calls: Iterable[Awaitable[None]], concurrency: int) -> None:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(call: Awaitable[None]) -> None:
+        async with gate:
+            await call
+
+    await asyncio.gather(*(one(call) for call in calls))
+
+
+async def seed_office(sessions: SessionFactory) -> tuple[int, int, SalesProcess, SalesProcess]:
+    """A lead taker, a contact, a process the sleeping leads wait in and an hourly one for the lag."""
+    async with sessions.begin() as session:
+        await ensure_default_templates(session)
+        taker = User(email="bench@office.example", name="Bench Taker")
+        contact = Contact(last_name="Bench")
+        sleeping = SalesProcess(
+            name="Bench sleeping",
+            reminders_enabled=True,
+            reminder_interval=1,
+            reminder_unit="weeks",
+            phases=[SalesPhase(position=0, name="Lang", duration_seconds=int(SLEEP_DURATION.total_seconds()))],
+        )
+        hourly = SalesProcess(
+            name="Bench hourly",
+            reminders_enabled=True,
+            reminder_interval=1,
+            reminder_unit="hours",
+            phases=[SalesPhase(position=0, name="Kurz", duration_seconds=int(HOURLY_DURATION.total_seconds()))],
+        )
+        session.add_all([taker, contact, sleeping, hourly])
+        await session.flush()
+        return taker.id, contact.id, sleeping, hourly
+
+
+async def add_leads(
+    sessions: SessionFactory, taker_id: int, contact_id: int, process: SalesProcess, entered: datetime, count: int
+) -> list[int]:
+    now = datetime.now(UTC)
+    phase = process.phases[0]
+    rows = [
+        {
+            "title": f"{process.name} {n}",
+            "contact_id": contact_id,
+            "taker_user_id": taker_id,
+            "status": "open",
+            "created_at": now,
+            "process_id": process.id,
+            "phase_id": phase.id,
+            "phase_entered_at": entered,
+        }
+        for n in range(count)
+    ]
+    async with sessions.begin() as session:
+        result = await session.scalars(insert(Lead).returning(Lead.id), rows)
+        return sorted(result)
+
+
+async def wait_settled(client: Client, phase_id: int, count: int) -> None:
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while (await client.count_workflows(f'LeadPhase = "{phase_id}"')).count < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError("leads did not settle")
+        await asyncio.sleep(1)
+
+
+async def lags(sessions: SessionFactory, lead_ids: list[int], due: datetime) -> list[float]:
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    query = select(Message.sent_at).where(Message.lead_id.in_(lead_ids), Message.sent_at.is_not(None))
+    while True:
+        async with sessions() as session:
+            sent = [moment for moment in await session.scalars(query) if moment is not None]
+        if len(sent) >= len(lead_ids) or time.monotonic() > deadline:
+            return [(moment - due).total_seconds() for moment in sent]
+        await asyncio.sleep(1)
+
+
+async def run(count: int, lag_count: int, concurrency: int, root: Path) -> None:
+    stack = ProcessStack(root)
+    async with stack:
+        stack.start_temporal()
+        stack.start_sink()
+        await stack.prepare(demo=False)
+        settings = stack.settings()
+        engine = engine_from_settings(settings)
+        sessions = make_session_factory(engine)
+        try:
+            taker_id, contact_id, sleeping_process, hourly = await seed_office(sessions)
+            sleeping = await add_leads(sessions, taker_id, contact_id, sleeping_process, datetime.now(UTC), count)
+            phase_id = sleeping_process.phases[0].id
+            stack.start_worker()
+            await stack.wait_worker()
+            await asyncio.sleep(3)
+            say(f"worker RSS idle (MB): {rss_mb(stack.pid('worker')):.1f}")
+
+            client = await stack.client()
+            starter = LeadEventHandlers(settings.task_queue)
+            began = time.monotonic()
+            await bounded((starter.start_or_signal(client, lead_id) for lead_id in sleeping), concurrency)
+            started = time.monotonic() - began
+            say(f"leads started: {count}")
+            say(f"start rate (workflows/s, {concurrency} calls in flight): {count / started:.1f}")
+            await wait_settled(client, phase_id, count)
+            settled = time.monotonic() - began
+            say(f"started and asleep (workflows/s): {count / settled:.1f}")
+            await asyncio.sleep(5)
+            say(f"worker RSS with {count} sleeping leads (MB): {rss_mb(stack.pid('worker')):.1f}")
+
+            # Overdue since the day before DUE at the same time of day, so reminder 1 falls due exactly at DUE;
+            # the send time is read at worker start: restart it with DUE's time of day.
+            due = (datetime.now(UTC) + timedelta(seconds=40 + lag_count / 10)).replace(microsecond=0)
+            overdue_since = due - timedelta(days=1)
+            assert schedule.first_reminder_at(overdue_since, due.time()) == due
+            overdue = await add_leads(
+                sessions, taker_id, contact_id, hourly, overdue_since - HOURLY_DURATION, lag_count
+            )
+            stack.stop("worker")
+            stack.start_worker(IMMOFLOW_LEAD_REMINDER_TIME_UTC=due.strftime("%H:%M:%S"))
+            await stack.wait_worker()
+            await bounded((starter.start_or_signal(client, lead_id) for lead_id in overdue), concurrency)
+            if datetime.now(UTC) > due:
+                say("warning: the overdue leads started after their due instant; lags include the start")
+            measured = await lags(sessions, overdue, due)
+            say(f"reminders due at the same second (hourly process): {lag_count}")
+            say(f"reminders sent: {len(measured)}")
+            if measured:
+                say(f"reminder lag min (s): {min(measured):.2f}")
+                say(f"reminder lag p50 (s): {statistics.median(measured):.2f}")
+                say(f"reminder lag p99 (s): {percentile(measured, 0.99):.2f}")
+                say(f"reminder lag max (s): {max(measured):.2f}")
+                say(f"reminder drain rate (mails/s): {len(measured) / max(max(measured), 1e-3):.1f}")
+            say(f"worker RSS after the reminders (MB): {rss_mb(stack.pid('worker')):.1f}")
+            async with sessions() as session:
+                stray = await session.scalar(
+                    select(func.count()).select_from(Message).where(Message.lead_id.in_(sleeping))
+                )
+            say(f"mails to sleeping leads (expected 0): {stray}")
+        finally:
+            await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--count", type=int, default=10_000, help="sleeping lead workflows to start")
+    parser.add_argument("--lag-count", type=int, default=500, help="overdue leads whose reminders fall due together")
+    parser.add_argument("--concurrency", type=int, default=64, help="start calls in flight")
+    parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, databases)")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="immoflow-bench-leads-"))
+    try:
+        asyncio.run(run(args.count, args.lag_count, args.concurrency, root))
+    finally:
+        if args.keep:
+            print(f"stack directory: {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The CRM store: typed SQLAlchemy models, engine and sessions."""

@@ -1,0 +1,62 @@
+"""All models, importable from one place (Alembic's autogenerate sees them through this module)."""
+
+from db.base import Base
+from db.models.automations import AutomationRule, AutomationRun, BirthdayGreeting, RunOutcome
+from db.models.crm import (
+    Activity,
+    ActivityKind,
+    Appointment,
+    Contact,
+    ContactStatus,
+    Deal,
+    Mailbox,
+    MarketingStatus,
+    Note,
+    Property,
+    PropertyContactPerson,
+    PropertyVisibility,
+    Task,
+    User,
+)
+from db.models.inquiries import Inquiry, InquiryStatus, InquiryStep, QuarantinedPayload, RawPayload
+from db.models.leads import Lead, SalesPhase, SalesProcess
+from db.models.messaging import AppSetting, DomainEvent, Message, MessageStatus, MessageTemplate
+from db.models.slots import SlotProposal, SlotRequest, SlotRequestStatus
+
+__all__ = [
+    "Activity",
+    "ActivityKind",
+    "AppSetting",
+    "Appointment",
+    "AutomationRule",
+    "AutomationRun",
+    "Base",
+    "BirthdayGreeting",
+    "Contact",
+    "ContactStatus",
+    "Deal",
+    "DomainEvent",
+    "Inquiry",
+    "InquiryStatus",
+    "InquiryStep",
+    "Lead",
+    "Mailbox",
+    "MarketingStatus",
+    "Message",
+    "MessageStatus",
+    "MessageTemplate",
+    "Note",
+    "Property",
+    "PropertyContactPerson",
+    "PropertyVisibility",
+    "QuarantinedPayload",
+    "RawPayload",
+    "RunOutcome",
+    "SalesPhase",
+    "SalesProcess",
+    "SlotProposal",
+    "SlotRequest",
+    "SlotRequestStatus",
+    "Task",
+    "User",
+]

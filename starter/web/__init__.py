@@ -1,0 +1,1 @@
+"""The FastAPI app: JSON API, prospect forms, office dashboard, dev mail viewer."""

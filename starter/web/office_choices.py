@@ -1,0 +1,26 @@
+"""The select lists office forms offer (contacts, properties, users, sales processes), read in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Contact, Property, SalesProcess, User
+
+# A select list is for picking, not browsing: beyond this an office needs search, which these forms lack.
+LIMIT = 1000
+
+
+async def office_choices(session: AsyncSession) -> dict[str, Any]:
+    contacts = await session.scalars(select(Contact).order_by(Contact.last_name, Contact.first_name).limit(LIMIT))
+    properties = await session.scalars(select(Property).order_by(Property.external_ref).limit(LIMIT))
+    users = await session.scalars(select(User).where(User.is_active).order_by(User.name))
+    processes = await session.scalars(select(SalesProcess).order_by(SalesProcess.name))
+    return {
+        "contacts": list(contacts),
+        "properties": list(properties),
+        "users": list(users),
+        "processes": list(processes),
+    }

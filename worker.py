@@ -1,0 +1,126 @@
+"""Builds the immoflow worker (every workflow and activity) and runs it with the event dispatcher.
+
+`python worker.py` or `immoflow worker`. SIGTERM/SIGINT drain gracefully: running activities get
+`graceful_shutdown_timeout` to finish, then the process exits; Temporal hands open work to other workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.automations import AutomationActivities
+from activities.inquiries import InquiryActivities
+from activities.leads import LeadActivities
+from activities.messages import MessageActivities, SmtpTransport, Transport
+from activities.slot_requests import SlotRequestActivities
+from activities.sms import sms_transport
+from db.session import SessionFactory, engine_from_settings, make_session_factory
+from settings import Settings, get_settings
+from starter.client import connect_client
+from starter.dispatcher import Dispatcher
+from starter.event_handlers import HANDLERS, load_all
+from starter.metrics import sdk_runtime
+from workflows.automation import AutomationRunWorkflow
+from workflows.birthday_scan import BirthdayScanWorkflow
+from workflows.inquiry import InquiryWorkflow
+from workflows.lead import LeadWorkflow
+from workflows.slot_request import TimeSlotRequestWorkflow
+
+log = logging.getLogger("immoflow.worker")
+
+WORKFLOWS: Sequence[type] = (
+    InquiryWorkflow,
+    LeadWorkflow,
+    TimeSlotRequestWorkflow,
+    AutomationRunWorkflow,
+    BirthdayScanWorkflow,
+)
+GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+
+
+def build_activities(
+    settings: Settings, sessions: SessionFactory, transports: dict[str, Transport] | None = None
+) -> list[Callable[..., Any]]:
+    if transports is None:
+        transports = {"email": SmtpTransport(settings), "sms": sms_transport(settings)}
+    messages = MessageActivities(sessions, transports)
+    inquiries = InquiryActivities(sessions, settings)
+    leads = LeadActivities(sessions, settings)
+    slots = SlotRequestActivities(sessions, settings)
+    automations = AutomationActivities(sessions, settings)
+    return [messages.deliver_message, *inquiries.all(), *leads.all(), *slots.all(), *automations.all()]
+
+
+def build_worker(client: Client, settings: Settings, sessions: SessionFactory, *, task_queue: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=build_activities(settings, sessions),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+
+
+async def connect_with_retry(settings: Settings, attempts: int = 60) -> Client:
+    """The dev stack starts the server and the worker together: wait for the server instead of dying."""
+    # The SDK's Prometheus endpoint (IMMOFLOW_WORKER_METRICS_BIND) lives in the client's runtime; made
+    # outside the loop so a port already in use fails at once instead of looking like Temporal being down.
+    runtime = sdk_runtime(settings)
+    for attempt in range(1, attempts + 1):
+        try:
+            return await connect_client(settings, runtime=runtime)
+        except RuntimeError as exc:
+            if attempt == attempts:
+                raise
+            log.info("temporal not reachable yet (%s); retrying", exc)
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    client = await connect_with_retry(settings)
+    engine = engine_from_settings(settings)
+    sessions = make_session_factory(engine)
+    worker = build_worker(client, settings, sessions, task_queue=settings.task_queue)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    tasks = [asyncio.create_task(worker.run(), name="worker")]
+    if settings.run_dispatcher:
+        load_all()
+        dispatcher = Dispatcher(sessions, client, HANDLERS, poll_seconds=settings.dispatcher_poll_seconds)
+        tasks.append(asyncio.create_task(dispatcher.run_forever(stop), name="dispatcher"))
+    log.info("worker running on task queue %s", settings.task_queue)
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    log.info("shutting down worker")
+    await worker.shutdown()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    stopper.cancel()
+    await engine.dispose()
+    for task in done:
+        if task is not stopper and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+def main() -> None:
+    from starter.logs import configure_logging
+    from starter.process import exit_cleanly
+
+    configure_logging(get_settings())
+    exit_cleanly(lambda: asyncio.run(run_worker()))
+
+
+if __name__ == "__main__":
+    main()

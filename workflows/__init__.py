@@ -1,0 +1,1 @@
+"""Workflows: deterministic code only. No I/O, no sqlalchemy, no datetime.now()."""

@@ -1,0 +1,44 @@
+"""Sending one outbox message from a workflow: the same timeouts for every workflow that mails.
+
+The delivery activity heartbeats while its transport talks to the SMTP server or SMS gateway, so a worker
+that dies mid-send is noticed after DELIVERY_HEARTBEAT instead of the whole DELIVERY_TIMEOUT; the outbox
+row's lease is renewed on the same beat and runs out just as quickly (activities/messages.py), so the retry
+on another worker can claim the row at once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.messages import LEASE, DeliveryResult, MessageActivities
+
+# A whole SMTP conversation: connect, TLS, MAIL, RCPT, DATA, each bounded by IMMOFLOW_SMTP_TIMEOUT_SECONDS.
+DELIVERY_TIMEOUT = timedelta(seconds=90)
+# A silent worker is given up after one lease: by then its claim on the row has run out as well.
+DELIVERY_HEARTBEAT = LEASE
+# SMTP may be down for hours: keep trying with growing pauses; the outbox row makes retries safe.
+DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
+
+
+async def deliver(
+    message_id: int,
+    summary: str,
+    *,
+    retry_policy: RetryPolicy = DELIVERY_RETRY,
+    give_up_after: timedelta | None = None,
+) -> DeliveryResult:
+    """Deliver the composed outbox message `message_id`; retried until sent, or until `give_up_after`."""
+    result: DeliveryResult = await workflow.execute_activity_method(
+        MessageActivities.deliver_message,
+        message_id,
+        start_to_close_timeout=DELIVERY_TIMEOUT,
+        heartbeat_timeout=DELIVERY_HEARTBEAT,
+        schedule_to_close_timeout=give_up_after,
+        retry_policy=retry_policy,
+        summary=summary,
+    )
+    return result

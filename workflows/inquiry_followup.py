@@ -1,0 +1,133 @@
+"""The follow-up process of seed 000: confirmation mail, reminders 1..K, stop activities, final notice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.inquiries import InquiryActivities
+    from workflows.inquiry_base import InquiryBase
+    from workflows.inquiry_models import (
+        InquiryState,
+        LinkIssue,
+        MailRequest,
+        StopCheck,
+        TaskRequest,
+    )
+
+
+class FollowUpMixin(InquiryBase):
+    async def _await_confirmation(self) -> None:
+        config = self._config
+        await self._send_confirmation("confirmation", "Bestätigungslink gesendet")
+        attempts = config.followup_attempts
+        for attempt in range(1, attempts + 2):
+            last = attempt > attempts
+            due = workflow.now() + config.followup_interval
+            final_step = "Hinweis an Objektbetreuer" if config.final_notice != "none" else "Ablauf"
+            await self._set(
+                InquiryState.WAITING_FOR_CONFIRMATION,
+                f"waiting-{attempt}",
+                "Warte auf Bestätigung",
+                next_step=final_step if last else f"Erinnerung {attempt}",
+                next_step_at=due,
+                timeline=False,
+            )
+            await self._wait_until(due)
+            if await self._confirmed_or_cancelled():
+                return
+            # Seed 000 looks back "the last x days"; reaching back to our previous mail as well keeps an entry
+            # made right after that mail inside the window.
+            since = min(workflow.now() - config.followup_interval, self._last_mail_at)
+            check = StopCheck(inquiry_id=self._inquiry_id, kinds=config.stop_activity_kinds, since=since)
+            stop = await self._db(InquiryActivities.find_stop_activity, check, "check stop activities")
+            if stop is not None:
+                self._closing = True
+                reason = f"Nachfassen beendet: Aktivität „{stop.kind}“ vom {stop.occurred_at:%d.%m.%Y}"
+                await self._set(InquiryState.ABORTED, "stopped", "Nachfassen beendet", reason=reason)
+                return
+            if last:
+                self._closing = True
+                if await self._confirmed_or_cancelled():
+                    return
+                await self._give_up()
+                return
+            key = self._key(f"followup:{attempt}")
+            request = MailRequest(
+                inquiry_id=self._inquiry_id, kind="followup", attempt=attempt, idempotency_key=key, **self._link()
+            )
+            await self._send(request, f"reminder {attempt}")
+            self._reminders_sent = attempt
+            await self._set(
+                InquiryState.WAITING_FOR_CONFIRMATION, f"followup-{attempt}", f"Erinnerung {attempt} gesendet"
+            )
+
+    async def _confirmed_or_cancelled(self) -> bool:
+        """Act on a confirmation or cancellation that arrived; True when the waiting is over."""
+        if self._cancel is not None:
+            await self._cancelled()
+            return True
+        if self._confirmation is not None:
+            self._closing = True
+            await self._create_address(self._confirmation.submission_id, send_expose=self._config.send_expose)
+            return True
+        return False
+
+    async def _wait_until(self, due: datetime) -> None:
+        """Sleep until DUE, waking early for a confirmation or cancellation; resend requests are served here."""
+        while True:
+            remaining = due - workflow.now()
+            if remaining <= timedelta(0):
+                return
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        self._confirmation is not None
+                        or self._cancel is not None
+                        or self._resends_requested > self._resends_sent
+                    ),
+                    timeout=remaining,
+                    timeout_summary="follow-up interval",
+                )
+            except TimeoutError:
+                return
+            if self._resends_requested > self._resends_sent:
+                number = self._resends_sent + 1
+                await self._send_confirmation(f"confirmation:resend:{number}", "Bestätigungslink erneut gesendet")
+                self._resends_sent = number  # only now does the waiting update answer
+                continue
+            return
+
+    async def _give_up(self) -> None:
+        notice = self._config.final_notice
+        attempts = self._reminders_sent
+        if notice == "task":
+            key = self._key("notice-task")
+            task = TaskRequest(inquiry_id=self._inquiry_id, kind="no_reaction", idempotency_key=key, attempts=attempts)
+            await self._db(InquiryActivities.create_inquiry_task, task, "task for the property manager")
+        elif notice == "email":
+            key = self._key("manager-notice")
+            mail = MailRequest(
+                inquiry_id=self._inquiry_id, kind="manager_notice", attempt=attempts, idempotency_key=key
+            )
+            await self._send(mail, "notice to the property manager")
+        reason = f"Keine Bestätigung nach {self._reminders_sent} Erinnerung(en)"
+        await self._set(InquiryState.EXPIRED, "expired", "Abgelaufen", reason=reason)
+
+    def _link(self) -> dict[str, Any]:
+        """The newest confirmation link: reminders carry the same link as the latest confirmation mail."""
+        link = list(self._links.values())[-1]
+        return {"link_nonce": link.nonce, "link_valid_until": link.valid_until}
+
+    async def _send_confirmation(self, key: str, title: str) -> None:
+        now = workflow.now()
+        link = LinkIssue(nonce=str(workflow.uuid4()), issued_at=now, valid_until=now + self._config.confirmation_window)
+        self._links[link.nonce] = link
+        mail = MailRequest(
+            inquiry_id=self._inquiry_id, kind="confirmation", idempotency_key=self._key(key), **self._link()
+        )
+        await self._send(mail, "confirmation mail")
+        await self._set(InquiryState.WAITING_FOR_CONFIRMATION, key, title)

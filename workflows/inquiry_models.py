@@ -1,0 +1,208 @@
+"""The inquiry manager's contract: configuration snapshot, workflow input, updates, queries.
+
+Only IDs and states travel through Temporal; names, emails and addresses stay in the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class InquiryState(StrEnum):
+    """Mirrors db.models.InquiryStatus (kept apart: workflows never import the database layer)."""
+
+    PROCESSING = "processing"
+    IGNORED = "ignored"
+    SKIPPED = "skipped"
+    WAITING_FOR_CONFIRMATION = "waiting_for_confirmation"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class ExceptionField(StrEnum):
+    PORTAL = "portal"
+    PROPERTY = "property"
+    EMAIL_DOMAIN = "email_domain"
+    MAILBOX = "mailbox"
+
+
+class ExceptionAction(StrEnum):
+    NO_AUTOMATION = "no_automation"
+    ADDRESS_ONLY = "address_only"
+
+
+class ExceptionRule(BaseModel):
+    """A configured exception of the inquiry manager (seed 002): when FIELD equals VALUE, do ACTION."""
+
+    id: str = Field(min_length=1, max_length=64)
+    label: str = Field(min_length=1, max_length=200)
+    field: ExceptionField
+    value: str = Field(min_length=1, max_length=320)
+    action: ExceptionAction
+
+    @field_validator("value")
+    @classmethod
+    def _normalise(cls, value: str) -> str:
+        return value.strip().lower()
+
+
+DuplicateCheck = Literal["email", "name_zip", "off"]
+FinalNotice = Literal["task", "email", "none"]
+
+
+class InquiryManagerConfig(BaseModel):
+    """Everything the office can switch (seeds 002 and 000). Intervals: ISO 8601 ("P2D") or seconds."""
+
+    confirmation_enabled: bool = True
+    duplicate_check: DuplicateCheck = "name_zip"
+    task_on_duplicate: bool = True
+    send_expose: bool = True
+    followup_interval: timedelta = Field(default=timedelta(days=2), gt=timedelta(0))
+    followup_attempts: int = Field(default=2, ge=0, le=10)
+    final_notice: FinalNotice = "task"
+    stop_activity_kinds: list[str] = Field(default_factory=lambda: ["absage", "zusage", "warteliste"])
+    duplicate_review_window: timedelta = Field(default=timedelta(days=14), ge=timedelta(0))
+    exceptions: list[ExceptionRule] = Field(default_factory=list)
+
+    @property
+    def confirmation_window(self) -> timedelta:
+        """How long a confirmation link can be used: until the follow-up process gives up."""
+        return self.followup_interval * (self.followup_attempts + 1)
+
+
+class InquiryInput(BaseModel):
+    inquiry_id: int
+
+
+class Assessment(BaseModel):
+    """What the intake checks found (activity result): IDs and reasons, no personal data."""
+
+    property_ok: bool
+    property_reason: str | None = None
+    property_id: int | None = None
+    property_ref: str | None = None
+    exception: ExceptionRule | None = None
+    existing_contact_id: int | None = None
+    pending_inquiry_workflow_id: str | None = Field(
+        None, description="An earlier inquiry of the same prospect that still waits for confirmation."
+    )
+
+
+class ConfirmationInput(BaseModel):
+    """Sent by the /confirm form after it stored the submitted data as raw payload SUBMISSION_ID."""
+
+    nonce: str = Field(min_length=8, max_length=64)
+    submission_id: int
+
+
+class CancelInput(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    user_id: int | None = None
+
+
+class PrimaryOutcome(BaseModel):
+    """Sent from a primary inquiry to the later inquiries of the same prospect that wait on it."""
+
+    state: InquiryState
+    contact_id: int | None = None
+
+
+class LinkIssue(BaseModel):
+    """A confirmation link the workflow handed out: its nonce and until when it may be used."""
+
+    nonce: str
+    issued_at: datetime
+    valid_until: datetime
+
+
+class InquirySnapshot(BaseModel):
+    """Answer of the `snapshot` query: what the workflow is doing right now."""
+
+    inquiry_id: int
+    state: InquiryState
+    reason: str | None = None
+    reminders_sent: int = 0
+    next_step: str | None = None
+    next_step_at: datetime | None = None
+    contact_id: int | None = None
+    duplicate_contact_id: int | None = None
+
+
+class StepRecord(BaseModel):
+    """One line of the inquiry's timeline and the status it leaves the inquiry in (activity input)."""
+
+    inquiry_id: int
+    key: str
+    state: InquiryState
+    title: str
+    detail: str | None = None
+    reason: str | None = None
+    next_step: str | None = None
+    next_step_at: datetime | None = None
+    contact_id: int | None = None
+    duplicate_contact_id: int | None = None
+    property_id: int | None = None
+    timeline: bool = Field(True, description="False: only the current status changes (e.g. next due time).")
+
+
+class MailRequest(BaseModel):
+    """Compose one of the inquiry manager's mails into the outbox (activity input)."""
+
+    inquiry_id: int
+    kind: Literal["confirmation", "followup", "expose", "manager_notice"]
+    idempotency_key: str
+    attempt: int | None = None
+    contact_id: int | None = None
+    link_nonce: str | None = None
+    link_valid_until: datetime | None = None
+
+
+class AddressResult(BaseModel):
+    contact_id: int | None = None
+    duplicate_contact_id: int | None = None
+    duplicate_reason: str | None = None
+
+
+class TaskRequest(BaseModel):
+    inquiry_id: int
+    kind: Literal["duplicate", "no_reaction"]
+    idempotency_key: str
+    duplicate_contact_id: int | None = None
+    attempts: int = 0
+
+
+class StopCheck(BaseModel):
+    inquiry_id: int
+    kinds: list[str]
+    since: datetime
+
+
+def workflow_id_for(source: str, external_id: str) -> str:
+    """inquiry-<source>-<external id>: the business key, so a repeated intake is not a second process."""
+    return f"inquiry-{source}-{external_id}"
+
+
+class AssessRequest(BaseModel):
+    inquiry_id: int
+    exceptions: list[ExceptionRule] = Field(default_factory=list)
+
+
+class AddressRequest(BaseModel):
+    """Create the prospect's address record from the confirmed form (SUBMISSION_ID) or the inquiry's data."""
+
+    inquiry_id: int
+    submission_id: int | None = None
+    duplicate_check: DuplicateCheck = "name_zip"
+    force: bool = Field(False, description="An agent said: not a duplicate, create it anyway.")
+
+
+class StopFound(BaseModel):
+    kind: str
+    occurred_at: datetime
