@@ -10,6 +10,7 @@ Both sides of a ratio use the same concurrency and start through the same client
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 import uuid
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from temporalio.client import Client, WorkflowHandle
 
-from benchmarks.measure import bounded, percentile, say, until
+from benchmarks.measure import CpuMeter, bounded, percentile, say, until
 from benchmarks.noop import NoopWorkflow
 from benchmarks.stack import ProcessStack
 from db.models import Inquiry
@@ -110,59 +111,74 @@ async def throughput(stack: ProcessStack, sessions: SessionFactory, count: int, 
     activities = await activities_of(probe)
     say("activities per known-prospect inquiry", activities)
 
-    noop_started = time.monotonic()
-    noops = await bounded(
-        [
-            lambda: client.start_workflow(
-                NoopWorkflow.run, activities, id=f"noop-{uuid.uuid4()}", task_queue=NOOP_QUEUE
-            )
-            for _ in range(count)
-        ],
-        concurrency,
-    )
-    await asyncio.gather(*(handle.result() for handle in noops))
-    noop_rate = count / (time.monotonic() - noop_started)
+    noop_cpu = CpuMeter({"server": stack.pid("temporal"), "noop worker": stack.pid("noop-worker")})
+    with noop_cpu:
+        noop_started = time.monotonic()
+        noops = await bounded(
+            [
+                lambda: client.start_workflow(
+                    NoopWorkflow.run, activities, id=f"noop-{uuid.uuid4()}", task_queue=NOOP_QUEUE
+                )
+                for _ in range(count)
+            ],
+            concurrency,
+        )
+        await asyncio.gather(*(handle.result() for handle in noops))
+        noop_rate = count / (time.monotonic() - noop_started)
 
     rows = await bulk_inquiries(sessions, count, known=True)
     mails_before = len(stack.mail.received)
-    started = time.monotonic()
-    handles = await start_inquiries(client, rows, stack.task_queue, concurrency)
-    results = await asyncio.gather(*(handle.result() for handle in handles))
-    inquiry_rate = count / (time.monotonic() - started)
+    inquiry_cpu = CpuMeter({"server": stack.pid("temporal"), "worker": stack.pid("worker")})
+    with inquiry_cpu:
+        started = time.monotonic()
+        handles = await start_inquiries(client, rows, stack.task_queue, concurrency)
+        results = await asyncio.gather(*(handle.result() for handle in handles))
+        inquiry_rate = count / (time.monotonic() - started)
     assert all(result.state == "completed" for result in results), {r.state for r in results}
     assert len(stack.mail.received) - mails_before == count, "an exposé is missing or doubled"
 
     say(f"noop workflows/s ({activities} no-op activities each, {count} workflows)", noop_rate)
     say(f"known-prospect inquiries completed/s ({count} inquiries, exposé mailed)", inquiry_rate)
     say("inquiry throughput ratio (target >= 0.7)", inquiry_rate / noop_rate)
+    noop_ms = noop_cpu.say_per(count, "noop workflow")
+    inquiry_ms = inquiry_cpu.say_per(count, "inquiry")
+    # With every core busy the rates follow the CPU each side costs: this is the ratio's ceiling.
+    say("CPU per noop workflow / CPU per inquiry (server + worker)", noop_ms / inquiry_ms)
 
 
 async def intake(stack: ProcessStack, count: int, concurrency: int) -> None:
     client = await stack.client()
-    began = time.monotonic()
-    await bounded(
-        [
-            lambda: client.start_workflow(NoopWorkflow.run, 0, id=f"bare-{uuid.uuid4()}", task_queue=IDLE_QUEUE)
-            for _ in range(count)
-        ],
-        concurrency,
-    )
-    start_rate = count / (time.monotonic() - began)
-    say(f"bare start_workflow calls/s ({count}, {concurrency} in flight)", start_rate)
-
-    async with stack.http() as http:
-        await http.post("/api/inquiries", json=inquiry_json(uuid.uuid4().hex[:16]))  # connections warm
+    start_cpu = CpuMeter({"server": stack.pid("temporal"), "benchmark client": os.getpid()})
+    with start_cpu:
         began = time.monotonic()
-        responses = await bounded(
-            [lambda: http.post("/api/inquiries", json=inquiry_json(uuid.uuid4().hex[:16])) for _ in range(count)],
+        await bounded(
+            [
+                lambda: client.start_workflow(NoopWorkflow.run, 0, id=f"bare-{uuid.uuid4()}", task_queue=IDLE_QUEUE)
+                for _ in range(count)
+            ],
             concurrency,
         )
-        post_rate = count / (time.monotonic() - began)
+        start_rate = count / (time.monotonic() - began)
+    say(f"bare start_workflow calls/s ({count}, {concurrency} in flight)", start_rate)
+
+    post_cpu = CpuMeter({"server": stack.pid("temporal"), "benchmark client": os.getpid(), "web": stack.pid("web")})
+    async with stack.http() as http:
+        await http.post("/api/inquiries", json=inquiry_json(uuid.uuid4().hex[:16]))  # connections warm
+        with post_cpu:
+            began = time.monotonic()
+            responses = await bounded(
+                [lambda: http.post("/api/inquiries", json=inquiry_json(uuid.uuid4().hex[:16])) for _ in range(count)],
+                concurrency,
+            )
+            post_rate = count / (time.monotonic() - began)
     statuses = {response.status_code for response in responses}
     assert statuses == {201}, statuses
 
     say(f"POST /api/inquiries accepted/s ({count}, {concurrency} in flight)", post_rate)
     say("intake ratio (target >= 0.8)", post_rate / start_rate)
+    start_ms = start_cpu.say_per(count, "bare start")
+    post_ms = post_cpu.say_per(count, "POST")
+    say("CPU per bare start / CPU per POST (all processes)", start_ms / post_ms)
 
 
 def _tokens(stack: ProcessStack) -> dict[int, str]:

@@ -20,14 +20,15 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, insert, select
 from temporalio.client import Client
 
 from activities.template_store import ensure_default_templates
+from benchmarks.measure import bounded, percentile, rss_mb
 from benchmarks.stack import ProcessStack
 from db.models import Contact, Lead, Message, SalesPhase, SalesProcess, User
 from db.session import SessionFactory, engine_from_settings, make_session_factory
@@ -42,29 +43,6 @@ DRAIN_TIMEOUT = 1800.0
 
 def say(line: str) -> None:
     print(line, flush=True)
-
-
-def rss_mb(pid: int) -> float:
-    """Resident set size of PID in MB (Linux)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
-
-
-async def bounded(calls: Iterable[Awaitable[None]], concurrency: int) -> None:
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(call: Awaitable[None]) -> None:
-        async with gate:
-            await call
-
-    await asyncio.gather(*(one(call) for call in calls))
 
 
 async def seed_office(sessions: SessionFactory) -> tuple[int, int, SalesProcess, SalesProcess]:
@@ -155,7 +133,7 @@ async def run(count: int, lag_count: int, concurrency: int, root: Path) -> None:
             client = await stack.client()
             starter = LeadEventHandlers(settings.task_queue)
             began = time.monotonic()
-            await bounded((starter.start_or_signal(client, lead_id) for lead_id in sleeping), concurrency)
+            await bounded([partial(starter.start_or_signal, client, lead_id) for lead_id in sleeping], concurrency)
             started = time.monotonic() - began
             say(f"leads started: {count}")
             say(f"start rate (workflows/s, {concurrency} calls in flight): {count / started:.1f}")
@@ -176,7 +154,7 @@ async def run(count: int, lag_count: int, concurrency: int, root: Path) -> None:
             stack.stop("worker")
             stack.start_worker(IMMOFLOW_LEAD_REMINDER_TIME_UTC=due.strftime("%H:%M:%S"))
             await stack.wait_worker()
-            await bounded((starter.start_or_signal(client, lead_id) for lead_id in overdue), concurrency)
+            await bounded([partial(starter.start_or_signal, client, lead_id) for lead_id in overdue], concurrency)
             if datetime.now(UTC) > due:
                 say("warning: the overdue leads started after their due instant; lags include the start")
             measured = await lags(sessions, overdue, due)

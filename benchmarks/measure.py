@@ -1,12 +1,14 @@
-"""Small tools every benchmark here uses: one figure per line, percentiles, bounded concurrency, process RSS."""
+"""Small tools every benchmark here uses: one figure per line, percentiles, bounded concurrency, process RSS
+and CPU time."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -31,6 +33,40 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time PID has used so far, all its threads, in seconds, from /proc (Linux)."""
+    # After the command name (which may hold spaces and parentheses): state, ppid, …; utime and stime are
+    # the 14th and 15th fields of the line, the 12th and 13th after the name.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds each named process spends inside the `with` block: where a ratio's time goes.
+
+    On a machine whose cores are all busy, a rate is the inverse of the CPU its work costs; comparing the
+    CPU per workflow of both sides of a ratio says which process makes the difference.
+    """
+
+    def __init__(self, pids: Mapping[str, int]) -> None:
+        self._pids = dict(pids)
+        self._before: dict[str, float] = {}
+        self.used: dict[str, float] = {}
+
+    def __enter__(self) -> CpuMeter:
+        self._before = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.used = {name: cpu_seconds(pid) - self._before[name] for name, pid in self._pids.items()}
+
+    def say_per(self, count: int, what: str) -> float:
+        """One line per process, CPU milliseconds per WHAT; returns the sum over all processes."""
+        for name, seconds in self.used.items():
+            say(f"{name} CPU per {what}", seconds / count * 1000, "ms")
+        return sum(self.used.values()) / count * 1000
 
 
 async def bounded(calls: Iterable[Callable[[], Awaitable[T]]], concurrency: int) -> list[T]:
