@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from db.base import utcnow
-from db.models import DomainEvent, Lead, Message, Task, User
+from db.models import Appointment, DomainEvent, Lead, Message, Task, User
 from db.session import SessionFactory
 from settings import Settings
 from starter.passwords import hash_password
@@ -88,6 +88,31 @@ async def test_the_list_shows_which_leads_are_overdue(
 
     only_overdue = (await http.get("/leads", params={"overdue": "true"})).text
     assert f'id="lead-{overdue}"' in only_overdue and f'id="lead-{fresh}"' not in only_overdue
+
+
+async def test_the_list_holds_each_lead_by_its_own_tasks_and_appointments(
+    agent: tuple[httpx.AsyncClient, str], leads: dict[str, dict[str, Any]], sessions: SessionFactory
+) -> None:
+    """The list loads every lead's tasks and appointments at once; each must still count for its own lead."""
+    http, _ = agent
+    overdue, fresh = leads["overdue"]["id"], leads["fresh"]["id"]
+    now = utcnow()
+    async with sessions.begin() as session:
+        session.add(Task(title="Unterlagen anfordern", lead_id=fresh, due_at=now + timedelta(days=7)))
+        # Entered after it took place: no hold (seed 004 counts only appointments in the future).
+        yesterday = now - timedelta(days=1)
+        session.add(
+            Appointment(
+                title="Besichtigung", lead_id=overdue, starts_at=yesterday, ends_at=yesterday + timedelta(hours=1)
+            )
+        )
+    listed = (await http.get("/leads", params={"overdue": "true"})).text
+    assert f'id="lead-{overdue}"' in listed and f'id="lead-{fresh}"' not in listed
+
+    async with sessions.begin() as session:
+        session.add(Task(title="Rückruf", lead_id=overdue, due_at=now + timedelta(days=2)))
+    assert f'id="lead-{overdue}"' not in (await http.get("/leads", params={"overdue": "true"})).text
+    assert f'id="lead-{overdue}"' in (await http.get("/leads")).text
 
 
 async def test_the_lead_page_shows_its_state_and_reminders(

@@ -18,13 +18,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from activities.leads import holds_until
 from db.base import utcnow
 from db.models import Appointment, Contact, Lead, Message, Property, SalesPhase, SalesProcess, Task, User
 from starter import lead_service
 from starter.lead_inputs import NewLead, TaskInput
 from starter.web.auth import current_user
 from starter.web.flash import flash
-from starter.web.leads_api import lead_out
+from starter.web.leads_api import lead_out, lead_view
 from starter.web.office_choices import office_choices
 from starter.web.services import Services, ServicesDep
 from starter.web.templating import register_nav_item, templates
@@ -47,9 +48,11 @@ async def leads(request: Request, services: ServicesDep, overdue: bool = False, 
     if not closed:
         query = query.where(Lead.status == "open")
     async with services.sessions() as session:
+        found = (await session.execute(query)).all()
+        holds = await holds_until(session, [lead.id for lead, *_ in found])
         rows: list[dict[str, Any]] = []
-        for lead, contact, phase, taker in (await session.execute(query)).all():
-            state = await lead_out(session, lead, now)
+        for lead, contact, phase, taker in found:
+            state = lead_view(lead, phase, holds[lead.id], now)
             if overdue and not state.overdue:
                 continue
             rows.append({"lead": lead, "contact": contact, "phase": phase, "taker": taker, "state": state})

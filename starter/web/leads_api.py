@@ -136,7 +136,11 @@ async def lead_out(session: AsyncSession, lead: Lead, now: datetime) -> LeadOut:
     """The lead with the overdue instant computed exactly as its workflow does."""
     phase = await session.get(SalesPhase, lead.phase_id)
     assert phase is not None  # foreign key
-    held = await hold_until(session, lead.id)
+    return lead_view(lead, phase, await hold_until(session, lead.id), now)
+
+
+def lead_view(lead: Lead, phase: SalesPhase, held: datetime | None, now: datetime) -> LeadOut:
+    """lead_out with the lead's phase and hold already loaded (lists load them for all leads at once)."""
     duration = None if phase.duration_seconds is None else timedelta(seconds=phase.duration_seconds)
     overdue_at = schedule.overdue_at(lead.phase_entered_at, held, duration)
     return LeadOut(
