@@ -135,7 +135,7 @@ async def test_invalid_slots_show_the_form_again_escaped(
 async def test_a_past_slot_is_refused_on_the_page(harness: SlotHarness, settings: Settings) -> None:
     wall = datetime.now(UTC)
     request = await harness.create(wall, expires_at=wall + timedelta(days=3))
-    past = [ProposedSlot(starts_at=wall - timedelta(hours=3), ends_at=wall - timedelta(hours=2))]
+    past = proposals(wall, 1, days=-1)  # yesterday 10:00: in the past at any hour, never across midnight
     async with app_client(temporal_down(settings), auth=None) as http:
         response = await http.post(path(settings, request), data=form_data(past))
     assert response.status_code == 422 and "in der Vergangenheit" in response.text
