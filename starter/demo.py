@@ -167,6 +167,31 @@ async def _property(
     return prop
 
 
+# The demo office's showcase flat; the template previews show it too, so a preview looks like a real mail.
+SHOWCASE_PROPERTY: dict[str, Any] = {
+    "title": "Helle 3-Zimmer-Wohnung mit Balkon in Kreuzberg",
+    "property_type": "Wohnung",
+    "rooms": Decimal("3"),
+    "living_area": Decimal("78.50"),
+    "price": Decimal("1250.00"),
+    "street": "Lindenstraße 12",
+    "zip_code": "10969",
+    "city": "Berlin",
+    "key_data": {
+        "Kaltmiete": "1.250 €",
+        "Nebenkosten": "230 €",
+        "Kaution": "3 Kaltmieten",
+        "Etage": "2. OG",
+        "Baujahr": "1998",
+        "Bezugsfrei ab": "sofort",
+        "Balkon": "ja",
+    },
+    # Relative: served by the web app itself, so it stays right whatever host and port the app runs on.
+    "cover_image_url": "/static/demo/w-1001.svg",
+    "expose_url": "/static/demo/w-1001-expose.html",
+}
+
+
 async def _properties(session: AsyncSession, result: DemoResult, anna: User, max_: User, c: dict[str, Contact]) -> None:
     await _property(
         session,
@@ -174,28 +199,9 @@ async def _properties(session: AsyncSession, result: DemoResult, anna: User, max
         "W-1001",
         visible_to=[anna, max_],
         contact_persons=[c["max"], c["owner"]],
-        title="Helle 3-Zimmer-Wohnung mit Balkon in Kreuzberg",
         marketing_status=MarketingStatus.ACTIVE,
         manager_user_id=anna.id,
-        property_type="Wohnung",
-        rooms=Decimal("3"),
-        living_area=Decimal("78.50"),
-        price=Decimal("1250.00"),
-        street="Lindenstraße 12",
-        zip_code="10969",
-        city="Berlin",
-        key_data={
-            "Kaltmiete": "1.250 €",
-            "Nebenkosten": "230 €",
-            "Kaution": "3 Kaltmieten",
-            "Etage": "2. OG",
-            "Baujahr": "1998",
-            "Bezugsfrei ab": "sofort",
-            "Balkon": "ja",
-        },
-        # Relative: served by the web app itself, so it stays right whatever host and port the app runs on.
-        cover_image_url="/static/demo/w-1001.svg",
-        expose_url="/static/demo/w-1001-expose.html",
+        **SHOWCASE_PROPERTY,
     )
     await _property(
         session,

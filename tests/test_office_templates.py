@@ -110,6 +110,7 @@ async def test_templates_of_other_features_preview_with_placeholders(
 async def test_lead_templates_preview_on_demo_data(http: AsyncClient) -> None:
     page = await http.get("/settings/templates/lead.reminder")
     assert "Überfälliger Lead: Familie Neu sucht 3 Zimmer (Besichtigung)" in page.text
+    assert "/leads/42" in page.text and "/api/leads/" not in page.text  # the link a real reminder carries
 
 
 async def test_an_unknown_template_is_a_404(http: AsyncClient) -> None:

@@ -7,35 +7,20 @@ gets; the link is an example (a real one belongs to a request and its workflow).
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from activities.slot_mail import SlotData, SlotMailComposer, slot_text
 from db.base import utcnow
-from db.models import Contact, Property, SlotProposal, SlotRequest, User
+from db.models import Contact, SlotProposal, SlotRequest
 from db.session import SessionFactory
 from settings import Settings
-from starter.web.template_preview import register_demo_context
+from starter.web.template_preview import register_demo_context, sample_agent, sample_property
 
 
 def slot_demo_context(key: str, settings: Settings, sessions: SessionFactory) -> dict[str, Any] | None:
     if not key.startswith("slots."):
         return None
-    agent = User(id=1, name="Anna Agent", email="agent@immoflow.local")
-    prop = Property(
-        id=1,
-        external_ref="W-1001",
-        title="Helle 3-Zimmer-Wohnung mit Balkon in Kreuzberg",
-        property_type="Wohnung",
-        rooms=Decimal("3"),
-        living_area=Decimal("78.50"),
-        price=Decimal("1250"),
-        street="Oranienstraße 12",
-        zip_code="10969",
-        city="Berlin",
-        key_data={},
-        manager_user_id=1,
-    )
+    agent, prop = sample_agent(), sample_property()
     contact = Contact(
         id=1, salutation="Frau", first_name="Nina", last_name="Neu", email="nina.neu@example.com", mobile="+49 151 2222"
     )

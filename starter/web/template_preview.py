@@ -9,21 +9,23 @@ rendered with placeholders (‹name›) for whatever it uses: syntax, sandbox an
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any, Literal
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from activities.inquiry_mail import InquiryMailComposer
+from activities.leads import lead_link
 from activities.templating import TemplateRenderError, render_mail
 from db.base import utcnow
 from db.models import Inquiry, Property, User
 from db.session import SessionFactory
 from settings import Settings
+from starter.demo import AGENT_EMAIL, SHOWCASE_PROPERTY
 from starter.web.texts import t
 from workflows.inquiry_models import MailRequest
 
@@ -135,6 +137,17 @@ _INQUIRY_KINDS: dict[str, Literal["confirmation", "followup", "expose", "manager
 }
 
 
+def sample_agent() -> User:
+    """The previews' agent: the demo office's Anna Agent (not read from the database: a preview writes nothing
+    and works in an office without demo data)."""
+    return User(id=1, name="Anna Agent", email=AGENT_EMAIL)
+
+
+def sample_property() -> Property:
+    """The previews' property: the demo office's showcase flat, managed by sample_agent()."""
+    return Property(id=1, external_ref="W-1001", manager_user_id=1, **copy.deepcopy(SHOWCASE_PROPERTY))
+
+
 def _inquiry_context(key: str, settings: Settings, sessions: SessionFactory) -> dict[str, Any] | None:
     name = key.removeprefix("inquiry.")
     attempt = 2  # the manager notice counts the reminders sent
@@ -143,21 +156,7 @@ def _inquiry_context(key: str, settings: Settings, sessions: SessionFactory) -> 
         kind, attempt = "followup", int(name.removeprefix("followup."))
     if kind is None:
         return None
-    manager = User(id=1, name="Anna Agent", email="agent@immoflow.local")
-    prop = Property(
-        id=1,
-        external_ref="W-1001",
-        title="Helle 3-Zimmer-Wohnung mit Balkon in Kreuzberg",
-        property_type="Wohnung",
-        rooms=Decimal("3"),
-        living_area=Decimal("78.50"),
-        price=Decimal("1250"),
-        zip_code="10969",
-        city="Berlin",
-        key_data={"Kaltmiete": "1.250 €", "Nebenkosten": "230 €", "Etage": "2. OG"},
-        cover_image_url="/static/demo/w-1001.svg",
-        expose_url="/static/demo/w-1001-expose.html",
-    )
+    manager, prop = sample_agent(), sample_property()
     inquiry = Inquiry(
         id=4711,
         property_ref="W-1001",
@@ -185,7 +184,7 @@ def _lead_context(key: str, settings: Settings, sessions: SessionFactory) -> dic
         "taker": {"name": "Anna Agent"},
         "overdue_since": "Dienstag, 24.11.2026, 08:00 Uhr",
         "reminder_number": 1,
-        "lead_link": f"{settings.public_base_url}/api/leads/42",
+        "lead_link": lead_link(settings.public_base_url, 42),
     }
 
 
