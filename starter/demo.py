@@ -35,6 +35,7 @@ from db.session import SessionFactory
 from settings import Settings
 from starter.passwords import hash_password
 
+AGENT_NAME = "Anna Agent"
 AGENT_EMAIL = "agent@immoflow.local"
 AGENT_PASSWORD = "demo"
 SECOND_AGENT_EMAIL = "max@immoflow.local"
@@ -74,7 +75,7 @@ async def _users(session: AsyncSession, result: DemoResult) -> tuple[User, User]
         User,
         f"user {AGENT_EMAIL}",
         {"email": AGENT_EMAIL},
-        name="Anna Agent",
+        name=AGENT_NAME,
         password_hash=hash_password(AGENT_PASSWORD),
         mobile="+49 151 11111111",
         sms_allowed=False,

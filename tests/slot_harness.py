@@ -33,7 +33,7 @@ from worker import WORKFLOWS, build_activities
 from workflows.slot_models import SLOT_PURPOSE, ProposedSlot, SlotAnswer, SlotSnapshot, SlotState
 from workflows.slot_request import TimeSlotRequestWorkflow
 
-OFFICE_TIME = ZoneInfo("Europe/Berlin")  # Settings.time_zone's default, the zone the form is filled in
+OFFICE_TIME = ZoneInfo(Settings.model_fields["time_zone"].default)  # the zone the slot form is filled in
 LINK = re.compile(r"/slots/(\S+)")
 SlotHandle = WorkflowHandle[TimeSlotRequestWorkflow, SlotSnapshot]
 _id_blocks = itertools.count(1)

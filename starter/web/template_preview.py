@@ -25,7 +25,7 @@ from db.base import utcnow
 from db.models import Inquiry, Property, User
 from db.session import SessionFactory
 from settings import Settings
-from starter.demo import AGENT_EMAIL, SHOWCASE_PROPERTY
+from starter.demo import AGENT_EMAIL, AGENT_NAME, SHOWCASE_PROPERTY
 from starter.web.texts import t
 from workflows.inquiry_models import MailRequest
 
@@ -140,7 +140,7 @@ _INQUIRY_KINDS: dict[str, Literal["confirmation", "followup", "expose", "manager
 def sample_agent() -> User:
     """The previews' agent: the demo office's Anna Agent (not read from the database: a preview writes nothing
     and works in an office without demo data)."""
-    return User(id=1, name="Anna Agent", email=AGENT_EMAIL)
+    return User(id=1, name=AGENT_NAME, email=AGENT_EMAIL)
 
 
 def sample_property() -> Property:
@@ -181,7 +181,7 @@ def _lead_context(key: str, settings: Settings, sessions: SessionFactory) -> dic
         "lead": {"id": 42, "title": "Familie Neu sucht 3 Zimmer"},
         "phase": {"name": "Besichtigung"},
         "process": {"name": "Vermietung"},
-        "taker": {"name": "Anna Agent"},
+        "taker": {"name": AGENT_NAME},
         "overdue_since": "Dienstag, 24.11.2026, 08:00 Uhr",
         "reminder_number": 1,
         "lead_link": lead_link(settings.public_base_url, 42),

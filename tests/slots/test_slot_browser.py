@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Browser, Page, expect
@@ -21,11 +20,9 @@ from starter.passwords import hash_password
 from starter.smtp_sink import SmtpSink
 from tests.conftest import needs_chromium
 from tests.live_server import free_port, live_server, live_settings
-from tests.slot_harness import LINK, SlotHarness, proposals, running_slot_harness
+from tests.slot_harness import LINK, OFFICE_TIME, SlotHarness, proposals, running_slot_harness
 from workflows.slot_models import ProposedSlot, SlotState
 from workflows.slot_routing import ResponseType
-
-BERLIN = ZoneInfo("Europe/Berlin")
 
 pytestmark = [
     pytest.mark.browser,
@@ -60,7 +57,7 @@ async def propose(page: Page, slots: list[ProposedSlot], comment: str = "") -> N
     rows = page.locator("fieldset.slot-row")
     await expect(rows).to_have_count(5)
     for index, slot in enumerate(slots):
-        start, end = slot.starts_at.astimezone(BERLIN), slot.ends_at.astimezone(BERLIN)
+        start, end = slot.starts_at.astimezone(OFFICE_TIME), slot.ends_at.astimezone(OFFICE_TIME)
         row = rows.nth(index)
         await row.locator('input[name="slot_date"]').fill(start.strftime("%Y-%m-%d"))
         await row.locator('input[name="slot_start"]').fill(start.strftime("%H:%M"))

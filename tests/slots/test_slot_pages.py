@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -19,11 +18,10 @@ from db.models import Message, RawPayload, SlotRequest
 from db.session import SessionFactory
 from settings import Settings
 from tests.http import app_client
-from tests.slot_harness import SlotHarness, proposals, temporal_down
+from tests.slot_harness import OFFICE_TIME, SlotHarness, proposals, temporal_down
 from workflows.slot_models import ProposedSlot, SlotState, slot_workflow_id
 
 pytestmark = pytest.mark.timeout(120)
-BERLIN = ZoneInfo("Europe/Berlin")
 XSS = '<script>alert("x")</script> & Grüße'
 
 
@@ -33,7 +31,7 @@ def path(settings: Settings, request: SlotRequest) -> str:
 
 def form_data(slots: list[ProposedSlot], comment: str = "") -> dict[str, Any]:
     """The form as a browser posts it, in the office's local time."""
-    local = [(s.starts_at.astimezone(BERLIN), s.ends_at.astimezone(BERLIN)) for s in slots]
+    local = [(s.starts_at.astimezone(OFFICE_TIME), s.ends_at.astimezone(OFFICE_TIME)) for s in slots]
     return {
         "slot_date": [start.strftime("%Y-%m-%d") for start, _ in local],
         "slot_start": [start.strftime("%H:%M") for start, _ in local],
