@@ -21,13 +21,13 @@ from activities.inquiries import InquiryActivities
 from activities.leads import LeadActivities
 from activities.messages import MessageActivities, SmtpTransport, Transport
 from activities.slot_requests import SlotRequestActivities
-from activities.sms import sms_transport
 from db.session import SessionFactory, engine_from_settings, make_session_factory
+from messaging.sms import sms_transport
 from settings import Settings, get_settings
-from starter.client import connect_client
-from starter.dispatcher import Dispatcher
-from starter.event_handlers import HANDLERS, load_all
-from starter.metrics import sdk_runtime
+from starter.events.dispatcher import Dispatcher
+from starter.events.routing import HANDLERS, load_all
+from starter.ops.metrics import sdk_runtime
+from starter.temporal.client import connect_client
 from workflows.automation import AutomationRunWorkflow
 from workflows.birthday_scan import BirthdayScanWorkflow
 from workflows.inquiry import InquiryWorkflow
@@ -115,8 +115,8 @@ async def run_worker(settings: Settings | None = None) -> None:
 
 
 def main() -> None:
-    from starter.logs import configure_logging
-    from starter.process import exit_cleanly
+    from starter.ops.logs import configure_logging
+    from starter.ops.process import exit_cleanly
 
     configure_logging(get_settings())
     exit_cleanly(lambda: asyncio.run(run_worker()))

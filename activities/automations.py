@@ -19,8 +19,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.automation_actions import ActionContext, ActionError, actions, get_action
 from activities.automation_triggers import EventData, get_trigger
-from activities.birthdays import record_birthdays
 from db.base import utcnow
+from db.birthdays import record_birthdays
 from db.models import AutomationRule, AutomationRun, DomainEvent, RunOutcome
 from db.session import SessionFactory
 from settings import Settings

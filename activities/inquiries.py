@@ -12,11 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.crm import ProspectAddress, create_contact, create_task_once, find_duplicate, latest_stop_activity
-from activities.inquiry_mail import InquiryMailComposer
-from activities.inquiry_rules import match_exception
 from db.app_settings import load_section
 from db.base import utcnow
+from db.crm import ProspectAddress, create_contact, create_task_once, find_duplicate, latest_stop_activity
 from db.models import (
     Contact,
     ContactStatus,
@@ -30,6 +28,8 @@ from db.models import (
     RawPayload,
 )
 from db.session import SessionFactory
+from domain.inquiry_rules import match_exception
+from messaging.inquiry_mail import InquiryMailComposer
 from settings import Settings
 from workflows.inquiry_models import (
     AddressRequest,

@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.default_templates import LEAD_REMINDER
-from activities.outbox import NewMessage, enqueue_message
-from activities.template_store import MissingTemplateError, render_template
-from activities.templating import TemplateRenderError, render_mail
 from db.models import Appointment, Lead, SalesPhase, SalesProcess, Task, User
+from db.outbox import NewMessage, enqueue_message
 from db.session import SessionFactory
+from domain import lead_schedule as schedule
+from messaging.default_templates import LEAD_REMINDER
+from messaging.template_store import MissingTemplateError, render_template
+from messaging.templating import TemplateRenderError, render_mail
 from settings import Settings
-from workflows import lead_schedule as schedule
 from workflows.lead_models import (
     LeadConfig,
     LeadSnapshot,

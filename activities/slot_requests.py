@@ -11,12 +11,13 @@ from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.crm import add_appointment, create_task_once
-from activities.slot_mail import SlotMailComposer, load_slot_data
-from activities.slot_store import first_contact_person
 from db.base import utcnow
+from db.crm import add_appointment, create_task_once
 from db.models import Appointment, Lead, RawPayload, SlotProposal, SlotRequest, SlotRequestStatus, User
 from db.session import SessionFactory
+from db.slot_store import first_contact_person
+from domain.slot_routing import Delivery, RecipientFacts, RecipientKind, ResponseType, Target, UserFacts
+from messaging.slot_mail import SlotMailComposer, load_slot_data
 from settings import Settings
 from workflows.slot_models import (
     AnswerRecord,
@@ -27,7 +28,6 @@ from workflows.slot_models import (
     StatusRecord,
     TaskRequest,
 )
-from workflows.slot_routing import Delivery, RecipientFacts, RecipientKind, ResponseType, Target, UserFacts
 
 MAX_COMMENT_CHARS = 2000
 

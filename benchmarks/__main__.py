@@ -111,6 +111,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from starter.process import exit_cleanly
+    from starter.ops.process import exit_cleanly
 
     exit_cleanly(main)

@@ -26,8 +26,8 @@ from benchmarks.noop import NoopWorkflow
 from benchmarks.stack import ProcessStack
 from db.models import Inquiry
 from db.session import SessionFactory
-from starter.demo import KNOWN_PROSPECT_EMAIL, MAILBOX
-from starter.inquiry_workflows import start_inquiry_workflow
+from starter.devstack.demo import KNOWN_PROSPECT_EMAIL, MAILBOX
+from starter.temporal.inquiries import start_inquiry_workflow
 from workflows.inquiry_models import workflow_id_for
 
 NOOP_QUEUE = "bench-noop"

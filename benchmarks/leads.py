@@ -4,7 +4,7 @@ Runs the real stack as separate processes (benchmarks.stack: Temporal dev server
 production worker `immoflow worker`, an SMTP sink) and prints one figure per line:
 
 1. start rate: COUNT lead workflows started through the dispatcher's own start path (signal-with-start
-   helper of starter.lead_events), CONCURRENCY calls in flight; then how fast they all load their lead
+   helper of starter.events.leads), CONCURRENCY calls in flight; then how fast they all load their lead
    and fall asleep (visible as `LeadPhase` in the visibility store);
 2. the worker's resident memory (its own process, /proc) idle, and with all COUNT leads sleeping;
 3. reminder lag: LAG_COUNT overdue leads of an hourly-interval process whose reminders all fall due at the
@@ -27,13 +27,13 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 from temporalio.client import Client
 
-from activities.template_store import ensure_default_templates
 from benchmarks.measure import bounded, percentile, rss_mb
 from benchmarks.stack import ProcessStack
 from db.models import Contact, Lead, Message, SalesPhase, SalesProcess, User
 from db.session import SessionFactory, engine_from_settings, make_session_factory
-from starter.lead_events import LeadEventHandlers
-from workflows import lead_schedule as schedule
+from domain import lead_schedule as schedule
+from messaging.template_store import ensure_default_templates
+from starter.events.leads import LeadEventHandlers
 
 SLEEP_DURATION = timedelta(days=30)  # the sleeping leads' phase: far from overdue during the run
 HOURLY_DURATION = timedelta(days=1)

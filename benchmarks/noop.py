@@ -33,7 +33,7 @@ class NoopWorkflow:
 
 async def serve() -> None:
     from settings import get_settings
-    from starter.client import connect_client
+    from starter.temporal.client import connect_client
 
     settings = get_settings()
     client = await connect_client(settings)
@@ -48,7 +48,7 @@ async def serve() -> None:
 
 
 def main() -> None:
-    from starter.process import exit_cleanly
+    from starter.ops.process import exit_cleanly
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     exit_cleanly(lambda: asyncio.run(serve()))

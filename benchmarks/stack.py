@@ -3,7 +3,7 @@
 `immoflow dev` supervises its children and stops everything when one dies: right for a developer, wrong
 for proving that a crash loses nothing. This harness starts the same pieces (the Temporal dev server with
 a WAL file database, worker, web app, an in-process SMTP sink) from the same building blocks
-(`starter.children`, `starter.devstack_config`), but leaves every kill and restart to the caller. Every
+(`starter.devstack.children`, `starter.devstack.config`), but leaves every kill and restart to the caller. Every
 child runs in its own process group and `close()` stops all of them, whatever happened before.
 """
 
@@ -26,9 +26,9 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 from settings import Settings
-from starter.children import Child, spawn, stop_group
-from starter.devstack_config import LOCAL, DevOptions, answers, temporal_command
-from starter.smtp_sink import SinkHandler, free_port
+from starter.devstack.children import Child, spawn, stop_group
+from starter.devstack.config import LOCAL, DevOptions, answers, temporal_command
+from starter.devstack.smtp_sink import SinkHandler, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 60.0
@@ -236,7 +236,7 @@ class ProcessStack:
             self._sink = None
 
     async def client(self) -> Client:
-        from starter.client import connect_client
+        from starter.temporal.client import connect_client
 
         if self._client is None:
             deadline = time.monotonic() + READY_TIMEOUT
@@ -253,8 +253,8 @@ class ProcessStack:
         """Migrations, search attributes and demo data: what `immoflow dev` does before its apps start."""
         from db.migrate import upgrade_sync
         from db.session import engine_from_settings, make_session_factory
-        from starter.demo import load_demo_data
-        from starter.temporal_setup import register_search_attributes
+        from starter.devstack.demo import load_demo_data
+        from starter.temporal.setup import register_search_attributes
 
         await asyncio.to_thread(upgrade_sync, self.database_url)
         if demo:

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.automation_store import ensure_builtin_rules
 from activities.automations import AutomationActivities
 from activities.messages import MessageActivities, SmtpTransport
 from db.models import (
@@ -29,9 +28,10 @@ from db.models import (
 )
 from db.session import SessionFactory
 from settings import Settings
-from starter.automation_events import AutomationEventHandler
-from starter.dispatcher import Dispatcher
-from starter.histories import HISTORIES_DIR, portable_json
+from starter.events.automations import AutomationEventHandler
+from starter.events.dispatcher import Dispatcher
+from starter.services.automation_store import ensure_builtin_rules
+from starter.temporal.histories import HISTORIES_DIR, portable_json
 from tests import factories
 from workflows.automation import AutomationRunWorkflow
 from workflows.birthday_scan import BirthdayScanWorkflow

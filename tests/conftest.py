@@ -21,7 +21,7 @@ from db.base import Base
 from db.migrate import upgrade_sync
 from db.session import SessionFactory, create_engine, make_session_factory
 from settings import Settings, venv_binary
-from starter.smtp_sink import SmtpSink
+from starter.devstack.smtp_sink import SmtpSink
 
 POSTGRES_URL = os.environ.get("IMMOFLOW_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("IMMOFLOW_REQUIRE_POSTGRES") == "1"
@@ -55,7 +55,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 async def register_search_attributes(client: Client) -> None:
     # The same idempotent registration `immoflow dev` and `immoflow temporal setup` use.
-    from starter.temporal_setup import register_search_attributes as register
+    from starter.temporal.setup import register_search_attributes as register
 
     await register(client)
 

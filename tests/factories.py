@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from activities.template_store import ensure_default_templates
 from db.models import Contact, Inquiry, Mailbox, Property, PropertyVisibility, User
 from db.session import SessionFactory
+from messaging.template_store import ensure_default_templates
 from workflows.inquiry_models import workflow_id_for
 
 _ids = itertools.count(1)

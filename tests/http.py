@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 from settings import Settings
-from starter.web.app import create_app
+from web.app import create_app
 
 TEST_API_TOKEN = "test-api-token"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"|name="csrf-token" content="([^"]+)"')

@@ -16,14 +16,14 @@ from sqlalchemy import select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from activities.inquiry_mail import CONFIRM_PURPOSE
-from activities.links import LinkSigner
 from db.app_settings import save_section
 from db.models import Inquiry, InquiryStep, Message, RawPayload, Task
 from db.session import SessionFactory
+from domain.links import LinkSigner
+from messaging.inquiry_mail import CONFIRM_PURPOSE
 from settings import Settings
-from starter.histories import HISTORIES_DIR, portable_json
-from starter.inquiry_workflows import start_inquiry_workflow
+from starter.temporal.histories import HISTORIES_DIR, portable_json
+from starter.temporal.inquiries import start_inquiry_workflow
 from worker import WORKFLOWS, build_activities
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import ConfirmationInput, InquiryManagerConfig, InquiryState

@@ -21,13 +21,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.messages import DeliveryResult
-from activities.template_store import ensure_default_templates
 from db.models import Contact, Property, User
 from db.session import SessionFactory
+from messaging.template_store import ensure_default_templates
 from settings import Settings
-from starter.web import leads_api
-from starter.web.errors import install_error_handlers
-from starter.web.services import Services
+from web.api import leads as leads_api
+from web.dependencies import Services
+from web.errors import install_error_handlers
 from workflows.lead import LeadWorkflow
 from workflows.lead_models import (
     LeadConfig,

@@ -15,7 +15,7 @@ import uvicorn
 from temporalio.client import Client
 
 from settings import Settings
-from starter.web.app import create_app
+from web.app import create_app
 
 
 def free_port() -> int:

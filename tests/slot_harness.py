@@ -20,14 +20,14 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.links import LinkSigner
 from activities.messages import Transport
-from activities.slot_store import NewSlotRequest, create_slot_request
 from db.models import Contact, Message, PropertyContactPerson, RawPayload, SlotRequest, User
 from db.session import SessionFactory
+from db.slot_store import NewSlotRequest, create_slot_request
+from domain.links import LinkSigner
 from settings import Settings
-from starter.histories import HISTORIES_DIR, portable_json
-from starter.slot_workflows import start_slot_workflow
+from starter.temporal.histories import HISTORIES_DIR, portable_json
+from starter.temporal.slots import start_slot_workflow
 from tests import factories
 from worker import WORKFLOWS, build_activities
 from workflows.slot_models import SLOT_PURPOSE, ProposedSlot, SlotAnswer, SlotSnapshot, SlotState

@@ -9,10 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from activities.automation_actions import actions
-from activities.automation_builtin import BUILTIN_RULES
-from activities.automation_matching import condition_matches, rule_matches
-from activities.automation_store import RuleInvalidError, check_definition
 from activities.automation_triggers import triggers
+from domain.automation_builtin import BUILTIN_RULES
+from domain.automation_matching import condition_matches, rule_matches
+from starter.services.automation_store import RuleInvalidError, check_definition
 from workflows.automation_models import Condition, RuleDefinition
 
 

@@ -17,12 +17,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.automations import AutomationActivities
-from activities.birthdays import birthday_dates, record_birthdays
+from db.birthdays import birthday_dates, record_birthdays
 from db.models import BirthdayGreeting, ContactStatus, DomainEvent
 from db.session import SessionFactory
 from settings import Settings, venv_binary
-from starter.automation_schedules import BIRTHDAY_SCHEDULE_ID, birthday_schedule, birthday_spec, sync_schedules
-from starter.temporal_setup import register_search_attributes
+from starter.temporal.schedules import BIRTHDAY_SCHEDULE_ID, birthday_schedule, birthday_spec, sync_schedules
+from starter.temporal.setup import register_search_attributes
 from tests import factories
 from workflows.automation_models import BirthdayScanInput
 from workflows.birthday_scan import BirthdayScanWorkflow

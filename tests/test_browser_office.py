@@ -22,8 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import Inquiry, Message
 from db.session import SessionFactory
 from settings import Settings
-from starter.cli_inquiry import demo_inquiry
-from starter.demo import AGENT_EMAIL, AGENT_PASSWORD, KNOWN_PROSPECT_EMAIL, load_demo_data
+from starter.cli.inquiry import demo_inquiry
+from starter.devstack.demo import AGENT_EMAIL, AGENT_PASSWORD, KNOWN_PROSPECT_EMAIL, load_demo_data
 from tests.conftest import needs_chromium
 from tests.inquiry_harness import running_harness
 from tests.live_server import free_port, live_server, live_settings

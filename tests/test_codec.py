@@ -23,8 +23,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from settings import Settings
-from starter.client import data_converter
-from starter.codec import (
+from starter.temporal.client import data_converter
+from starter.temporal.codec import (
     ENCODING,
     KEY_ID_METADATA,
     CodecConfigError,
@@ -34,7 +34,7 @@ from starter.codec import (
     new_key,
     parse_keys,
 )
-from starter.codec_server import create_codec_app
+from starter.temporal.codec_server import create_codec_app
 
 SECRET = "anna.prospect@example.com"
 UI = "http://ui.example:8080"

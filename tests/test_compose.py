@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 import starter.cli
 from settings import Settings
-from starter.codec import codec_from_settings, new_key
+from starter.temporal.codec import codec_from_settings, new_key
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"

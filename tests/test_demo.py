@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
-from activities.default_templates import defaults
 from db.models import (
     Contact,
     Mailbox,
@@ -17,9 +16,10 @@ from db.models import (
     User,
 )
 from db.session import SessionFactory
-from starter.demo import AGENT_EMAIL, AGENT_PASSWORD, KNOWN_PROSPECT_EMAIL, MAILBOX, has_users, load_demo_data
-from starter.passwords import verify_password
-from starter.web.templating import STATIC_DIR
+from messaging.default_templates import defaults
+from starter.devstack.demo import AGENT_EMAIL, AGENT_PASSWORD, KNOWN_PROSPECT_EMAIL, MAILBOX, has_users, load_demo_data
+from web.security.passwords import verify_password
+from web.templating import STATIC_DIR
 
 
 async def _count(sessions: SessionFactory, model: type) -> int:

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.session import create_engine, make_session_factory
 from settings import Settings
-from starter.smtp_sink import SmtpSink
-from starter.web import dev_mail
-from starter.web.services import Services
-from starter.web.templating import STATIC_DIR
+from starter.devstack.smtp_sink import SmtpSink
+from web.dependencies import Services
+from web.pages import dev_mail
+from web.templating import STATIC_DIR
 
 MakeClient = Callable[[Settings], Awaitable[httpx.AsyncClient]]
 

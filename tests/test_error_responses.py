@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 
-from starter.web.errors import install_error_handlers
+from web.errors import install_error_handlers
 
 
 def _table() -> sqlite3.Connection:

@@ -15,8 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.session import SessionFactory
 from settings import Settings
-from starter.inquiry_workflows import inquiry_handle
-from starter.smtp_sink import SmtpSink
+from starter.devstack.smtp_sink import SmtpSink
+from starter.temporal.inquiries import inquiry_handle
 from tests import factories
 from tests.http import app_client
 from tests.inquiry_harness import running_harness

@@ -36,7 +36,7 @@ from db.models import (
 )
 from db.session import SessionFactory
 from settings import Settings
-from starter.inquiry_events import inquiry_received_handler
+from starter.events.inquiries import inquiry_received_handler
 from starter.intake.service import BASE64_MARKER, MAX_BODY_BYTES, OVERSIZE_KEPT_BYTES
 from tests.http import app_client
 from workflows.shared import PORTAL, PROPERTY_REF

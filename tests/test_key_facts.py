@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from activities.inquiry_mail import key_facts
 from db.models import Property
+from messaging.inquiry_mail import key_facts
 
 
 def test_the_rent_in_the_key_data_replaces_the_generic_price() -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from db.models import DomainEvent, Lead
 from db.session import SessionFactory
 from settings import Settings
-from starter import lead_service
+from starter.services import leads as lead_service
 from tests.lead_harness import PROCESS as SALES_PROCESS
 from tests.lead_harness import Office, api_client, leads_app, seed_office
 

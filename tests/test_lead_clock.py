@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from workflows.lead_clock import LeadClock
+from domain.lead_clock import LeadClock
 from workflows.lead_models import LeadConfig, LeadState, PhaseConfig
 
 MONDAY = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)

@@ -23,12 +23,11 @@ from activities.messages import MessageActivities, SmtpTransport
 from db.models import DomainEvent, Lead, Message, MessageTemplate
 from db.session import SessionFactory
 from settings import Settings
-from starter import lead_service
-from starter.dispatcher import Dispatcher, mark_undispatched
-from starter.lead_events import LeadEventHandlers
-from starter.lead_inputs import NewLead, SalesProcessInput, TaskInput
-from starter.smtp_sink import SmtpSink
-from starter.web import leads_api
+from starter.devstack.smtp_sink import SmtpSink
+from starter.events.dispatcher import Dispatcher, mark_undispatched
+from starter.events.leads import LeadEventHandlers
+from starter.services import leads as lead_service
+from starter.services.lead_inputs import NewLead, SalesProcessInput, TaskInput
 from tests.lead_harness import (
     DAY,
     FRIDAY,
@@ -45,6 +44,7 @@ from tests.lead_harness import (
     skip_to,
     wait_status,
 )
+from web.api import leads as leads_api
 from workflows.lead import LeadWorkflow
 from workflows.lead_models import LeadResult, ReminderRequest
 

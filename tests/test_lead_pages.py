@@ -19,9 +19,9 @@ from db.base import utcnow
 from db.models import Appointment, DomainEvent, Lead, Message, Task, User
 from db.session import SessionFactory
 from settings import Settings
-from starter.passwords import hash_password
 from tests.http import app_client, login
 from tests.lead_harness import PROCESS, Office, seed_office
+from web.security.passwords import hash_password
 from workflows.lead_models import reminder_key
 
 

@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from domain import lead_schedule as schedule
 from tests.lead_harness import (
     DAY,
     HISTORIES,
@@ -35,7 +36,6 @@ from tests.lead_harness import (
     skip_to,
     wait_status,
 )
-from workflows import lead_schedule as schedule
 from workflows.lead import LeadWorkflow
 from workflows.lead_models import (
     AppointmentCreated,

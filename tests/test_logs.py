@@ -12,7 +12,7 @@ from temporalio import activity
 from temporalio.testing import ActivityEnvironment
 
 from settings import Settings
-from starter.logs import JsonFormatter, TemporalContextFilter, TextFormatter, configure_logging
+from starter.ops.logs import JsonFormatter, TemporalContextFilter, TextFormatter, configure_logging
 
 plain_log = logging.getLogger("immoflow.test.plain")
 

@@ -15,12 +15,12 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.messages import DeliveryResult, MessageActivities, SmtpTransport
-from activities.outbox import NewMessage, enqueue_message
 from db.base import utcnow
 from db.models import Message, MessageStatus
+from db.outbox import NewMessage, enqueue_message
 from db.session import SessionFactory
 from settings import Settings
-from starter.smtp_sink import SmtpSink, free_port
+from starter.devstack.smtp_sink import SmtpSink, free_port
 
 
 def _activities(sessions: SessionFactory, settings: Settings) -> MessageActivities:

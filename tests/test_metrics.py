@@ -22,9 +22,9 @@ from db.base import utcnow
 from db.models import DomainEvent, Inquiry, Message
 from db.session import SessionFactory, create_engine, make_session_factory
 from settings import Settings
-from starter.client import data_converter
-from starter.metrics import domain_registry, quantile, read_snapshot, sdk_runtime
-from starter.web.app import create_app
+from starter.ops.metrics import domain_registry, quantile, read_snapshot, sdk_runtime
+from starter.temporal.client import data_converter
+from web.app import create_app
 
 _ids = iter(range(1, 1_000_000))
 

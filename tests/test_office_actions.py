@@ -15,10 +15,10 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import User
 from db.session import SessionFactory
 from settings import Settings
-from starter.passwords import hash_password
 from tests import factories
 from tests.http import app_client, login
 from tests.inquiry_harness import InquiryHarness, running_harness
+from web.security.passwords import hash_password
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import InquiryState
 

@@ -12,9 +12,9 @@ from sqlalchemy import update
 from db.models import User
 from db.session import SessionFactory
 from settings import Settings
-from starter.passwords import hash_password
-from starter.web.login_throttle import MAX_PER_ADDRESS, MAX_PER_CLIENT, LoginThrottle
 from tests.http import TEST_API_TOKEN, app_client, csrf_from, login
+from web.security.passwords import hash_password
+from web.security.throttle import MAX_PER_ADDRESS, MAX_PER_CLIENT, LoginThrottle
 
 EMAIL, PASSWORD = "anna@office.example", "richtig-geheim"
 OFFICE_PAGES = [
@@ -276,7 +276,7 @@ async def test_a_changed_password_or_a_deactivated_user_ends_the_session(
 
 
 def test_the_cli_sends_the_intake_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    from starter import cli_inquiry
+    from starter.cli import inquiry as cli_inquiry
 
     sent: dict[str, Any] = {}
 

@@ -12,9 +12,9 @@ from httpx import AsyncClient
 from db.models import Inquiry, InquiryStep, Message
 from db.session import SessionFactory
 from settings import Settings
-from starter.web import dashboard_pages
 from tests import factories
 from tests.http import app_client
+from web.pages import dashboard as dashboard_pages
 
 BASE = datetime(2025, 11, 23, 9, 0, tzinfo=UTC)  # not today: the list says "Heute" for today
 ROW = re.compile(r'data-inquiry-id="(\d+)"')

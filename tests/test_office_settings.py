@@ -13,8 +13,8 @@ from sqlalchemy import select
 from db.models import MessageTemplate
 from db.session import SessionFactory
 from settings import Settings
-from starter.web.settings_forms import format_duration, parse_duration
 from tests.http import app_client
+from web.pages.settings_forms import format_duration, parse_duration
 
 PAGE = "/settings/inquiry-manager"
 

@@ -8,9 +8,9 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
 
-from activities.template_store import ensure_default_templates
 from db.models import MessageTemplate
 from db.session import SessionFactory
+from messaging.template_store import ensure_default_templates
 from settings import Settings
 from tests.http import app_client
 

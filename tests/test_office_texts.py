@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from starter.web.texts import MESSAGES, has_text, t
+from web.texts import MESSAGES, has_text, t
 
-WEB = Path(__file__).resolve().parents[1] / "starter" / "web"
+WEB = Path(__file__).resolve().parents[1] / "web"
 OFFICE_TEMPLATES = ["base.html", "office", "dashboard", "settings"]
 OFFICE_MODULES = [
-    "auth.py", "dashboard_pages.py", "inquiry_actions.py", "login_pages.py", "settings_forms.py",
-    "settings_pages.py", "template_pages.py", "template_preview.py",
+    "security/auth.py", "pages/dashboard.py", "pages/inquiry_actions.py", "pages/login.py", "pages/settings_forms.py",
+    "pages/settings.py", "pages/mail_templates.py", "pages/template_preview.py",
 ]  # fmt: skip
 LITERAL_KEY = re.compile(r"""\bt\(\s*["']([a-z_]+\.[a-z0-9_.]*[a-z0-9_])["']\s*[,)]""")
 # Keys built at run time from a value: every value they can take needs a text.

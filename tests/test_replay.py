@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from starter.histories import load_history, recorded_histories
+from starter.temporal.histories import load_history, recorded_histories
 from worker import WORKFLOWS
 
 HISTORIES = recorded_histories()

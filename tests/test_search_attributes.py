@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.session import SessionFactory
 from settings import Settings, venv_binary
-from starter.temporal_setup import register_search_attributes
+from starter.temporal.setup import register_search_attributes
 from tests import factories
 from tests.inquiry_harness import running_harness
 from workflows.inquiry_models import InquiryState

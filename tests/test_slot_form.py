@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from starter.web.slot_form import SlotForm, SlotRow, read_form, validate
+from web.pages.slot_form import SlotForm, SlotRow, read_form, validate
 from workflows.slot_models import ProposedSlot, slot_problems
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -11,7 +11,7 @@ import itertools
 
 import pytest
 
-from workflows.slot_routing import (
+from domain.slot_routing import (
     Delivery,
     RecipientFacts,
     RecipientKind,

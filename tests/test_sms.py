@@ -13,15 +13,15 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.messages import MessageActivities, PermanentDeliveryError
 from activities.slot_requests import SlotRequestActivities
-from activities.slot_store import NewSlotRequest, create_slot_request
-from activities.sms import DevSmsSink, HttpSmsTransport, SmsGatewayError, read_sms, sms_text, sms_transport
 from db.base import utcnow
 from db.models import Message
 from db.session import SessionFactory
+from db.slot_store import NewSlotRequest, create_slot_request
+from domain.slot_routing import Delivery, ResponseType, Target
+from messaging.sms import DevSmsSink, HttpSmsTransport, SmsGatewayError, read_sms, sms_text, sms_transport
 from settings import Settings
 from tests.slot_harness import reserve_slot_ids, slot_office
 from workflows.slot_models import SlotMailRequest
-from workflows.slot_routing import Delivery, ResponseType, Target
 
 
 def gateway_settings(tmp_path: Path) -> Settings:

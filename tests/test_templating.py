@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from activities import templating
-from activities.templating import TemplateRenderError, render
+from messaging import templating
+from messaging.templating import TemplateRenderError, render
 
 GREETING = "Guten Tag {{ prospect.last_name }},{% for fact in facts %} {{ fact }}{% endfor %}"
 

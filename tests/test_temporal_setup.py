@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from settings import venv_binary
-from starter.temporal_setup import SearchAttributeConflictError, dev_server_flags, register_search_attributes
+from starter.temporal.setup import SearchAttributeConflictError, dev_server_flags, register_search_attributes
 from workflows.shared import IMMOFLOW_KIND, SEARCH_ATTRIBUTES
 
 

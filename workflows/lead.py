@@ -1,6 +1,6 @@
 """LeadWorkflow: one per open lead (id `lead-<id>`); reminds the lead taker while the lead is overdue (seed 004).
 
-What happens when (all instants UTC; the arithmetic is in workflows/lead_schedule.py):
+What happens when (all instants UTC; the arithmetic is in domain/lead_schedule.py):
 
 - **Overdue**: the phase clock plus the phase's duration. The clock starts when the phase was entered and
   restarts on a resolution; the latest restart counts (a later task with an earlier due date never
@@ -36,9 +36,9 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.leads import LeadActivities
-    from workflows import lead_schedule as schedule
+    from domain import lead_schedule as schedule
+    from domain.lead_clock import LeadClock, utc_text
     from workflows.delivery import deliver
-    from workflows.lead_clock import LeadClock, utc_text
     from workflows.lead_models import (
         DEDUPE_WINDOW,
         QUERY_STATUS,

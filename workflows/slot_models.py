@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from workflows.slot_routing import Delivery, ResponseType
+from domain.slot_routing import Delivery, ResponseType
 
 MAX_SLOTS = 5
 SLOT_PURPOSE = "slots"  # LinkSigner purpose: a time-slot token is no confirmation token

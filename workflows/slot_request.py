@@ -2,7 +2,7 @@
 
 invitation mail (unless the link travels in another mail) ──► wait for the answer until the link expires
    ── expired ──► expired
-   ── answer (validated update) ──► store ──► routing (pure, workflows/slot_routing.py) ──► email/task/SMS
+   ── answer (validated update) ──► store ──► routing (pure, domain/slot_routing.py) ──► email/task/SMS
       ──► wait for the agent's choice until the last proposed slot begins
           ── choice (update) ──► appointment + appointment.created ──► confirmation mail with .ics ──► scheduled
 """
@@ -20,6 +20,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.slot_requests import SlotRequestActivities
+    from domain.slot_routing import (
+        Delivery,
+        RecipientFacts,
+        ResponseType,
+        describe,
+        email_after_failure,
+        route_response,
+    )
     from workflows.delivery import deliver
     from workflows.slot_models import (
         AnswerRecord,
@@ -36,14 +44,6 @@ with workflow.unsafe.imports_passed_through():
         StatusRecord,
         TaskRequest,
         slot_problems,
-    )
-    from workflows.slot_routing import (
-        Delivery,
-        RecipientFacts,
-        ResponseType,
-        describe,
-        email_after_failure,
-        route_response,
     )
 
 T = TypeVar("T")

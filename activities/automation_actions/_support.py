@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.automation_triggers import EventData
-from activities.inquiry_mail import salutation_line
 from db.models import Appointment, Contact, Deal, Property, PropertyContactPerson, User
+from messaging.inquiry_mail import salutation_line
 from settings import Settings
 
 # Who an action means: the event's contact, a chosen user, or a person of the event's property.

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from activities.automation_actions import Action, ActionContext, ActionError, FormField
 from activities.automation_actions._support import PERSON_LABELS
 from activities.automation_triggers import STATUS_LABELS
-from activities.crm import ProspectAddress, create_contact
+from db.crm import ProspectAddress, create_contact
 from db.models import Contact, ContactStatus, Inquiry
 from workflows.automation_models import ActionOutcome
 

@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 
 from activities.automation_actions import Action, ActionContext, ActionError, FormField
 from activities.automation_actions._support import PERSON_LABELS
-from activities.crm import create_task_once
-from activities.templating import TemplateRenderError, render
 from db.base import utcnow
+from db.crm import create_task_once
+from messaging.templating import TemplateRenderError, render
 from workflows.automation_models import ActionOutcome
 
 Assignee = Literal["user", "property_manager", "property_contact_person"]

@@ -7,12 +7,12 @@ from email.utils import formataddr
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from activities import default_templates
 from activities.automation_actions import Action, ActionContext, ActionError, FormField
 from activities.automation_actions._support import PERSON_LABELS, Person
-from activities.outbox import NewMessage, enqueue_message, header_safe
-from activities.templating import TemplateRenderError, render_mail
 from db.models import MessageTemplate
+from db.outbox import NewMessage, enqueue_message, header_safe
+from messaging import default_templates
+from messaging.templating import TemplateRenderError, render_mail
 from workflows.automation_models import ActionOutcome
 
 

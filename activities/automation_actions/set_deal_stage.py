@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from activities.automation_actions import Action, ActionContext, ActionError, FormField
 from activities.automation_triggers.deal_stage_changed import STAGES
-from activities.crm_writes import change_deal_stage
+from db.crm_writes import change_deal_stage
 from db.models import Deal
 from workflows.automation_models import ActionOutcome
 

@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import db.base
-from activities.automation_builtin import BUILTIN_RULES
+from domain.automation_builtin import BUILTIN_RULES
 
 revision: str = "0003_automations"
 down_revision: str | None = "0002_slot_requests"

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from temporalio.client import Client
 
-from starter.inquiry_workflows import ensure_inquiry_workflow
 from starter.intake.service import WorkflowStart, WorkflowStarter
+from starter.temporal.inquiries import ensure_inquiry_workflow
 
 
 def temporal_starter(connect: Callable[[], Awaitable[Client]], task_queue: str) -> WorkflowStarter:

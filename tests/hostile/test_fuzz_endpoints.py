@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from settings import Settings
-from starter.web.app import create_app
 from tests.hostile.conftest import NASTY, HostileApp, json_dumps, stored_bytes
+from web.app import create_app
 
 INTAKE = {"/api/inquiries": "api-json", "/api/inquiries/openimmo": "openimmo"}
 # Public routes outside the schema (include_in_schema=False): prospect-facing forms.

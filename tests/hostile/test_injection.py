@@ -17,8 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import Contact, Inquiry
 from db.session import SessionFactory
 from settings import Settings
-from starter.inquiry_workflows import inquiry_handle
-from starter.smtp_sink import ReceivedMail, SmtpSink
+from starter.devstack.smtp_sink import ReceivedMail, SmtpSink
+from starter.temporal.inquiries import inquiry_handle
 from tests import factories
 from tests.http import app_client
 from tests.inquiry_harness import LINK, InquiryHarness, running_harness

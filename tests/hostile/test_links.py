@@ -16,9 +16,9 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from activities.inquiry_mail import CONFIRM_PURPOSE
-from activities.links import LinkSigner
 from db.session import SessionFactory
+from domain.links import LinkSigner
+from messaging.inquiry_mail import CONFIRM_PURPOSE
 from settings import Settings
 from tests import factories
 from tests.http import app_client

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.templating import TemplateRenderError, render
 from db.models import MessageTemplate
 from db.session import SessionFactory
+from messaging.templating import TemplateRenderError, render
 from settings import Settings
-from starter.smtp_sink import SmtpSink
+from starter.devstack.smtp_sink import SmtpSink
 from tests import factories
 from tests.http import app_client
 from tests.inquiry_harness import InquiryHarness, running_harness

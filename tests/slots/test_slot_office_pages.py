@@ -16,10 +16,10 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import Appointment, SlotRequest, User
 from db.session import SessionFactory
 from settings import Settings
-from starter.passwords import hash_password
-from starter.smtp_sink import SmtpSink
+from starter.devstack.smtp_sink import SmtpSink
 from tests.http import app_client, login
 from tests.slot_harness import SlotHarness, proposals, temporal_down
+from web.security.passwords import hash_password
 from workflows.slot_models import SlotState
 
 pytestmark = pytest.mark.timeout(120)

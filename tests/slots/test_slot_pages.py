@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.inquiry_mail import CONFIRM_PURPOSE
-from activities.links import LinkSigner
-from activities.slot_store import slot_link
-from activities.sms import DevSmsSink
 from db.models import Message, RawPayload, SlotRequest
 from db.session import SessionFactory
+from db.slot_store import slot_link
+from domain.links import LinkSigner
+from messaging.inquiry_mail import CONFIRM_PURPOSE
+from messaging.sms import DevSmsSink
 from settings import Settings
 from tests.http import app_client
 from tests.slot_harness import OFFICE_TIME, SlotHarness, proposals, temporal_down

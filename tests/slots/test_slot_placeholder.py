@@ -12,17 +12,17 @@ import pytest
 from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.inquiry_mail import InquiryMailComposer
 from db.models import DomainEvent, Message, MessageTemplate, SlotRequest
 from db.session import SessionFactory
+from domain.slot_routing import ResponseType
+from messaging.inquiry_mail import InquiryMailComposer
 from settings import Settings
-from starter.slot_events import slot_request_created_handler
-from starter.smtp_sink import SmtpSink
+from starter.devstack.smtp_sink import SmtpSink
+from starter.events.slots import slot_request_created_handler
 from tests import factories
 from tests.slot_harness import SlotHarness, proposals
 from workflows.inquiry_models import MailRequest
 from workflows.slot_models import SlotState, slot_workflow_id
-from workflows.slot_routing import ResponseType
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -105,9 +105,9 @@ async def test_without_a_contact_the_placeholder_is_empty_and_no_request_is_made
 
 
 def test_template_editor_previews_slot_mails_with_their_variables(settings: Settings) -> None:
-    from activities import default_templates
-    from starter.web.slot_preview import register_slot_preview
-    from starter.web.template_preview import preview
+    from messaging import default_templates
+    from web.pages.slot_preview import register_slot_preview
+    from web.pages.template_preview import preview
 
     register_slot_preview()
     for template in (t for t in default_templates.defaults() if t.key.startswith("slots.")):

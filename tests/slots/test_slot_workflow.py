@@ -12,7 +12,6 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.messages import PermanentDeliveryError, SmtpTransport, Transport
-from activities.sms import read_sms
 from db.models import (
     Appointment,
     Contact,
@@ -26,12 +25,13 @@ from db.models import (
     User,
 )
 from db.session import SessionFactory
+from domain.slot_routing import ResponseType, Target
+from messaging.sms import read_sms
 from settings import Settings
-from starter.smtp_sink import SmtpSink
+from starter.devstack.smtp_sink import SmtpSink
 from tests.slot_harness import SlotHarness, proposals, running_slot_harness
 from workflows.slot_models import ChooseSlot, SlotState
 from workflows.slot_request import TimeSlotRequestWorkflow
-from workflows.slot_routing import ResponseType, Target
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,0 +1,113 @@
+"""What `immoflow dev` starts, and with which arguments and environment: pure functions, no processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from settings import Settings, venv_binary
+
+LOCAL = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    data_dir: Path
+    web_port: int
+    temporal_port: int
+    ui_port: int
+    smtp_port: int
+    load_demo: bool = True
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        data_dir: Path | None = None,
+        web_port: int | None = None,
+        temporal_port: int | None = None,
+        ui_port: int | None = None,
+        smtp_port: int | None = None,
+        load_demo: bool = True,
+    ) -> DevOptions:
+        """Command-line options win; what they leave out comes from settings (IMMOFLOW_*)."""
+        address_port = settings.temporal_address.rsplit(":", 1)[-1]
+        return cls(
+            data_dir=data_dir if data_dir is not None else settings.data_dir,
+            web_port=web_port or settings.web_port,
+            temporal_port=temporal_port or (int(address_port) if address_port.isdigit() else 7233),
+            ui_port=ui_port or settings.temporal_ui_port,
+            smtp_port=smtp_port or settings.smtp_port,
+            load_demo=load_demo,
+        )
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: TIME_WAIT is no conflict
+        try:
+            sock.bind((LOCAL, port))
+        except OSError:
+            return False
+    return True
+
+
+def answers(port: int, host: str = LOCAL) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def child_environment(base: Settings, options: DevOptions, smtp_sink_port: int | None) -> dict[str, str]:
+    """The environment of worker and web app: everything points at this stack's services."""
+    env = dict(os.environ)
+    env.update(
+        IMMOFLOW_DATA_DIR=str(options.data_dir.resolve()),
+        IMMOFLOW_TEMPORAL_ADDRESS=f"{LOCAL}:{options.temporal_port}",
+        IMMOFLOW_TEMPORAL_UI_PORT=str(options.ui_port),
+        IMMOFLOW_WEB_PORT=str(options.web_port),
+        PYTHONUNBUFFERED="1",  # their log lines reach the terminal as they happen
+    )
+    # Links must point at the ports chosen here, unless the developer configured them on purpose.
+    if "temporal_ui_url" not in base.model_fields_set:
+        env["IMMOFLOW_TEMPORAL_UI_URL"] = f"http://localhost:{options.ui_port}"
+    if "public_base_url" not in base.model_fields_set:
+        env["IMMOFLOW_PUBLIC_BASE_URL"] = f"http://localhost:{options.web_port}"
+    if smtp_sink_port is not None:
+        env.update(IMMOFLOW_SMTP_HOST=LOCAL, IMMOFLOW_SMTP_PORT=str(smtp_sink_port), IMMOFLOW_SMTP_TLS="none")
+        for key in ("IMMOFLOW_SMTP_USER", "IMMOFLOW_SMTP_PASSWORD"):  # the sink takes no login
+            env.pop(key, None)
+    return env
+
+
+def temporal_command(settings: Settings, options: DevOptions) -> list[str]:
+    from starter.temporal.setup import dev_server_flags
+
+    command = [
+        venv_binary("temporal"),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(options.data_dir.resolve() / "temporal.db"),
+        # ~2x the workflow throughput of SQLite's defaults, still durable across a process crash.
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+        "--ip",
+        LOCAL,
+        "--port",
+        str(options.temporal_port),
+        "--ui-port",
+        str(options.ui_port),
+        "--ui-disable-news-fetch",
+        *dev_server_flags(),
+    ]
+    if settings.temporal_namespace != "default":
+        command += ["--namespace", settings.temporal_namespace]
+    return command

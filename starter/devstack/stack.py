@@ -1,0 +1,266 @@
+"""`immoflow dev`: the whole stack on one machine with one command.
+
+Temporal dev server (file database in WAL mode under the data dir, so sleeping workflows survive a
+restart) → search attributes → migrations → SMTP sink (only without IMMOFLOW_SMTP_HOST) → demo data on
+first start → worker and web app as child processes. Ctrl-C / SIGTERM stops all of it; a child that dies
+stops the rest, so the developer never works against half a stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import IO
+
+from settings import Settings, SettingsError, get_settings
+from starter.devstack.children import Child, PidFile, reap_leftovers, spawn, stop_group
+from starter.devstack.config import LOCAL, DevOptions, answers, child_environment, port_free, temporal_command
+from starter.devstack.smtp_sink import SmtpSink
+
+TEMPORAL_READY_TIMEOUT = 60.0
+WEB_READY_TIMEOUT = 90.0
+# The worker drains running activities for up to 20 s (worker.GRACEFUL_SHUTDOWN) before it exits.
+APP_STOP_TIMEOUT = 30.0
+TEMPORAL_STOP_TIMEOUT = 15.0
+POLL = 0.2
+
+Echo = Callable[[str], None]
+
+
+class StackError(RuntimeError):
+    """The stack cannot start; the message says why and what to do."""
+
+
+class StopRequested(Exception):  # noqa: N818  (a request, not an error)
+    pass
+
+
+class DevStack:
+    def __init__(self, options: DevOptions, base: Settings | None = None, echo: Echo = print) -> None:
+        self.options = options
+        self.echo = echo
+        base = base or get_settings()
+        self.base = base
+        # The dev process itself works with the same data dir and addresses as its children.
+        self.settings = base.model_copy(
+            update={"data_dir": options.data_dir, "temporal_address": f"{LOCAL}:{options.temporal_port}"}
+        )
+        self.children: list[Child] = []
+        self.sink: SmtpSink | None = None
+        self.pid_file = PidFile(options.data_dir / "dev-pids.json")
+        self._stop = threading.Event()
+        self._stop_reason = ""
+
+    # --- signals ---------------------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        # Only record it: the main loop notices within POLL seconds and stops things in order.
+        if not self._stop.is_set():
+            self._stop_reason = signal.Signals(signum).name
+            self._stop.set()
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        previous = {signum: signal.signal(signum, self._on_signal) for signum in watched}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _check(self) -> None:
+        """Between steps: stop when asked to, or when a child died."""
+        if self._stop.is_set():
+            raise StopRequested
+        for child in self.children:
+            code = child.exit_code()
+            if code is not None:
+                raise StackError(f"{child.name} exited unexpectedly (exit code {code}); stopping the stack")
+
+    def _wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            self._check()
+            if time.monotonic() > deadline:
+                raise StackError(f"{what} did not become reachable within {timeout:.0f} s")
+            self._stop.wait(POLL)
+
+    # --- steps -----------------------------------------------------------------------------------------
+
+    def _preflight(self) -> None:
+        o = self.options
+        o.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for name in reap_leftovers(self.pid_file):
+                self.echo(f"stopped the {name} left behind by an earlier immoflow dev")
+        except RuntimeError as exc:
+            raise StackError(str(exc)) from exc
+        ports = {"--web-port": o.web_port, "--temporal-port": o.temporal_port, "--ui-port": o.ui_port}
+        if self.base.smtp_host is None:
+            ports["--smtp-port"] = o.smtp_port
+        busy = [f"{port} ({flag})" for flag, port in ports.items() if not port_free(port)]
+        if busy:
+            raise StackError(f"port in use: {', '.join(busy)}; choose others with the options named")
+        # Created now, in the file the children read: they must all sign with the same key.
+        self.settings.effective_secret_key()
+
+    def _start_temporal(self) -> None:
+        logs = self.options.data_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        with (logs / "temporal.log").open("ab") as log:
+            self._spawn("temporal server", temporal_command(self.settings, self.options), dict(os.environ), log)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], output: IO[bytes] | None = None) -> None:
+        self.children.append(spawn(name, argv, env=env, output=output))
+        self.pid_file.write(os.getpid(), self.children)
+
+    async def _prepare_temporal(self) -> list[str]:
+        from starter.temporal.client import connect_client
+        from starter.temporal.setup import register_search_attributes
+
+        deadline = time.monotonic() + TEMPORAL_READY_TIMEOUT
+        while True:
+            self._check()
+            try:
+                client = await asyncio.wait_for(connect_client(self.settings), 5)
+                break
+            except (RuntimeError, TimeoutError) as exc:
+                if time.monotonic() > deadline:
+                    raise StackError(f"Temporal did not answer within {TEMPORAL_READY_TIMEOUT:.0f} s: {exc}") from exc
+                await asyncio.sleep(POLL)
+        # Always through the operator service: --search-attribute is ignored on an existing database file.
+        added = await register_search_attributes(client)
+        from starter.temporal.schedules import sync_schedules
+
+        await sync_schedules(client, self.settings)  # the automations' daily birthday scan
+        return added
+
+    async def _demo(self) -> bool:
+        """Loads the demo into an office without users; True when the demo login exists."""
+        from sqlalchemy import select
+
+        from db.models import User
+        from db.session import engine_from_settings, make_session_factory
+        from starter.devstack.demo import AGENT_EMAIL, has_users, load_demo_data
+
+        engine = engine_from_settings(self.settings)
+        try:
+            sessions = make_session_factory(engine)
+            if self.options.load_demo and not await has_users(sessions):
+                result = await load_demo_data(sessions)
+                self.echo(f"demo data loaded ({len(result.created)} records)")
+            async with sessions() as session:
+                return await session.scalar(select(User.id).where(User.email == AGENT_EMAIL)) is not None
+        finally:
+            await engine.dispose()
+
+    def _start_sink(self) -> int | None:
+        if self.base.smtp_host is not None:
+            self.echo(f"mail goes to {self.base.smtp_host}:{self.base.smtp_port} (IMMOFLOW_SMTP_HOST)")
+            return None
+        self.sink = SmtpSink(host=LOCAL, port=self.options.smtp_port, directory=self.options.data_dir / "mail")
+        self.sink.start()
+        return self.sink.port
+
+    def _start_apps(self, sink_port: int | None) -> None:
+        env = child_environment(self.base, self.options, sink_port)
+        cli = [sys.executable, "-m", "starter.cli"]
+        self._spawn("worker", [*cli, "worker"], env)
+        self._spawn("web app", [*cli, "web", "--host", self.base.web_host, "--port", str(self.options.web_port)], env)
+
+    def _banner(self, demo_login: bool) -> None:
+        o = self.options
+        web = f"http://localhost:{o.web_port}"
+        lines = [
+            "",
+            "immoflow is running:",
+            f"  web app        {web}/",
+            f"  health         {web}/healthz",
+            f"  Temporal UI    http://localhost:{o.ui_port}/",
+        ]
+        if self.sink is not None:
+            lines.append(f"  caught mail    {web}/dev/mail   (SMTP sink on {LOCAL}:{self.sink.port})")
+        if demo_login:
+            from starter.devstack.demo import AGENT_EMAIL, AGENT_PASSWORD
+
+            lines.append(f"  demo login     {AGENT_EMAIL} / {AGENT_PASSWORD}")
+        lines += [f"  data dir       {o.data_dir}  (Temporal log: {o.data_dir / 'logs' / 'temporal.log'})", ""]
+        lines.append("Press Ctrl-C to stop.")
+        self.echo("\n".join(lines))
+
+    def _start(self) -> None:
+        from db.migrate import upgrade_sync
+
+        self._preflight()
+        self._start_temporal()
+        # Migrations run while the Temporal server boots.
+        upgrade_sync(self.settings.effective_database_url)
+        self._check()
+        added = asyncio.run(self._prepare_temporal())
+        if added:
+            self.echo(f"registered search attributes: {', '.join(added)}")
+        demo_login = asyncio.run(self._demo())
+        self._check()
+        sink_port = self._start_sink()
+        self._start_apps(sink_port)
+        self._wait_until(lambda: answers(self.options.ui_port), TEMPORAL_READY_TIMEOUT, "the Temporal UI")
+        web_host = LOCAL if self.base.web_host in ("0.0.0.0", "::", "localhost") else self.base.web_host
+        self._wait_until(lambda: answers(self.options.web_port, web_host), WEB_READY_TIMEOUT, "the web app")
+        self._banner(demo_login)
+
+    def _supervise(self) -> None:
+        while True:
+            self._check()
+            if self.sink is not None:
+                # The sink also keeps every mail in memory; the files are what /dev/mail reads.
+                self.sink.received.clear()
+            self._stop.wait(POLL)
+
+    def _shutdown(self) -> None:
+        apps = [c for c in self.children if c.name != "temporal server"]
+        servers = [c for c in self.children if c.name == "temporal server"]
+        # Worker and web first: the worker's graceful shutdown still talks to the server.
+        stop_group(apps, APP_STOP_TIMEOUT)
+        stop_group(servers, TEMPORAL_STOP_TIMEOUT)
+        if self.sink is not None:
+            self.sink.stop()
+        if self.children:  # only our own: a refused second start must not delete the running stack's file
+            self.pid_file.remove()
+
+    def _run_until_stopped(self) -> int:
+        try:
+            self._start()
+            self._supervise()
+        except StopRequested:
+            self.echo(f"\n{self._stop_reason or 'stop'} received: stopping immoflow …")
+            return 0
+        except (StackError, SettingsError) as exc:
+            self.echo(f"immoflow dev: {exc}")
+            return 1
+        raise AssertionError("_supervise only returns by an exception")
+
+    def run(self) -> int:
+        """Blocks until stopped. 0 after Ctrl-C/SIGTERM, 1 when the stack could not start or a child died."""
+        # aiosmtpd logs every connection and Alembic every plugin at INFO: noise above the URLs that matter.
+        for name in ("mail.log", "alembic.runtime.plugins"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        with self._signals():
+            try:
+                code = self._run_until_stopped()
+            finally:
+                self._shutdown()
+        self.echo("immoflow dev: all processes stopped")
+        return code
+
+
+def run_dev(options: DevOptions, base: Settings | None = None, echo: Echo = print) -> int:
+    return DevStack(options, base, echo).run()

@@ -1,0 +1,24 @@
+"""Which domain event goes to which workflow: the dispatcher's routing table.
+
+Each feature adds its handlers to HANDLERS; a handler must be idempotent (events can be redelivered).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from starter.events.dispatcher import EventHandler
+
+HANDLERS: defaultdict[str, list[EventHandler]] = defaultdict(list)
+
+
+def register(kind: str, handler: EventHandler) -> None:
+    HANDLERS[kind].append(handler)
+
+
+def load_all() -> None:
+    """Import the modules that register handlers (kept explicit so the routing table is easy to find)."""
+    from starter.events import automations as automation_events  # noqa: F401
+    from starter.events import inquiries as inquiry_events  # noqa: F401
+    from starter.events import leads as lead_events  # noqa: F401
+    from starter.events import slots as slot_events  # noqa: F401

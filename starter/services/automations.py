@@ -1,0 +1,145 @@
+"""Reading and changing automation rules for the API and the admin page (one place for both)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from activities.automation_triggers import triggers
+from db.base import utcnow
+from db.models import AutomationRule, AutomationRun
+from settings import Settings
+from starter.services.automation_store import action_summaries, apply_definition, check_definition, rule_conditions
+from workflows.automation_models import Condition, ConditionOp, RuleDefinition
+
+OP_LABELS = {ConditionOp.EQUALS: "ist", ConditionOp.ONE_OF: "ist eines von", ConditionOp.CONTAINS: "enthält"}
+OUTCOME_LABELS = {
+    "running": "läuft",
+    "succeeded": "erfolgreich",
+    "failed": "fehlgeschlagen",
+    "cut": "abgebrochen (Schleifenschutz)",
+}
+
+
+class RuleNotFoundError(LookupError):
+    pass
+
+
+@dataclass
+class RuleView:
+    rule: AutomationRule
+    trigger_label: str
+    conditions: list[str]
+    actions: list[str]
+    last_run: AutomationRun | None = None
+    run_count: int = 0
+
+
+def trigger_label(kind: str) -> str:
+    trigger = triggers().get(kind)
+    return trigger.label if trigger else f"unbekannt ({kind})"
+
+
+def condition_text(trigger: str, condition: Condition) -> str:
+    known = triggers().get(trigger)
+    fact = next((f for f in known.fields if f.name == condition.field), None) if known else None
+    # A value with a label among the field's suggestions reads as that label ("true" → "ja").
+    names = {value.casefold(): label for value, label in fact.choices} if fact else {}
+    values = [condition.value] if isinstance(condition.value, str) else condition.value
+    shown = ", ".join(names.get(v.casefold(), v) for v in values)
+    return f"{fact.label if fact else condition.field} {OP_LABELS[condition.op]} „{shown}“"
+
+
+def view(rule: AutomationRule, last_run: AutomationRun | None = None, run_count: int = 0) -> RuleView:
+    return RuleView(
+        rule=rule,
+        trigger_label=trigger_label(rule.trigger),
+        conditions=[condition_text(rule.trigger, c) for c in rule_conditions(rule)],
+        actions=action_summaries(rule.actions),
+        last_run=last_run,
+        run_count=run_count,
+    )
+
+
+def workflow_url(settings: Settings, workflow_id: str | None) -> str | None:
+    if not workflow_id:
+        return None
+    return settings.workflow_ui_url(workflow_id)
+
+
+async def list_rules(session: AsyncSession) -> list[RuleView]:
+    rules = list(await session.scalars(select(AutomationRule).order_by(AutomationRule.id)))
+    latest = select(func.max(AutomationRun.id)).group_by(AutomationRun.rule_id)
+    last_runs = {
+        run.rule_id: run for run in await session.scalars(select(AutomationRun).where(AutomationRun.id.in_(latest)))
+    }
+    per_rule = await session.execute(select(AutomationRun.rule_id, func.count()).group_by(AutomationRun.rule_id))
+    counts: dict[int, int] = {rule_id: count for rule_id, count in per_rule.all()}
+    return [view(rule, last_runs.get(rule.id), counts.get(rule.id, 0)) for rule in rules]
+
+
+async def get_rule(session: AsyncSession, rule_id: int) -> AutomationRule:
+    rule = await session.get(AutomationRule, rule_id)
+    if rule is None:
+        raise RuleNotFoundError(f"Automation #{rule_id} existiert nicht")
+    return rule
+
+
+async def rule_view(session: AsyncSession, rule_id: int) -> RuleView:
+    rule = await get_rule(session, rule_id)
+    last = await session.scalar(
+        select(AutomationRun).where(AutomationRun.rule_id == rule.id).order_by(AutomationRun.id.desc()).limit(1)
+    )
+    count = await session.scalar(select(func.count()).where(AutomationRun.rule_id == rule.id)) or 0
+    return view(rule, last, count)
+
+
+async def create_rule(session: AsyncSession, definition: RuleDefinition) -> AutomationRule:
+    """RuleInvalidError (starter.services.automation_store) when the definition does not fit the registry."""
+    rule = apply_definition(AutomationRule(), check_definition(definition))
+    session.add(rule)
+    await session.flush()
+    return rule
+
+
+async def update_rule(session: AsyncSession, rule_id: int, definition: RuleDefinition) -> AutomationRule:
+    rule = await get_rule(session, rule_id)
+    apply_definition(rule, check_definition(definition))
+    await session.flush()
+    return rule
+
+
+async def set_enabled(session: AsyncSession, rule_id: int, enabled: bool) -> AutomationRule:
+    rule = await get_rule(session, rule_id)
+    rule.enabled = enabled
+    rule.updated_at = utcnow()
+    await session.flush()
+    return rule
+
+
+async def list_runs(session: AsyncSession, rule_id: int, limit: int = 100) -> list[AutomationRun]:
+    await get_rule(session, rule_id)
+    query = select(AutomationRun).where(AutomationRun.rule_id == rule_id).order_by(AutomationRun.id.desc())
+    return list(await session.scalars(query.limit(limit)))
+
+
+async def get_run(session: AsyncSession, run_id: int) -> AutomationRun:
+    run = await session.get(AutomationRun, run_id)
+    if run is None:
+        raise RuleNotFoundError(f"Lauf #{run_id} existiert nicht")
+    return run
+
+
+def definition_of(rule: AutomationRule) -> RuleDefinition:
+    return RuleDefinition.model_validate(
+        {
+            "name": rule.name,
+            "description": rule.description,
+            "trigger": rule.trigger,
+            "conditions": rule.conditions,
+            "actions": rule.actions,
+            "enabled": rule.enabled,
+        }
+    )

@@ -1,1 +1,0 @@
-"""The FastAPI app: JSON API, prospect forms, office dashboard, dev mail viewer."""

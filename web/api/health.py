@@ -1,0 +1,56 @@
+"""GET /healthz: database, Temporal and SMTP reachability as JSON; 503 when one is down."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from web.dependencies import Services, ServicesDep
+
+router = APIRouter(tags=["ops"])
+CHECK_TIMEOUT = 3.0
+
+
+async def _database(services: Services) -> str:
+    async with services.engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+    return "ok"
+
+
+async def _temporal(services: Services) -> str:
+    client = await services.temporal()
+    await client.service_client.check_health()
+    return "ok"
+
+
+async def _smtp(services: Services) -> str:
+    host, port = services.settings.smtp_host, services.settings.smtp_port
+    if host is None:
+        return "not configured"
+    _, writer = await asyncio.open_connection(host, port)
+    writer.close()
+    await writer.wait_closed()
+    return "ok"
+
+
+async def _check(probe: object) -> str:
+    try:
+        return await asyncio.wait_for(probe, CHECK_TIMEOUT)  # type: ignore[arg-type]
+    except Exception as exc:
+        return f"down: {type(exc).__name__}: {exc}"[:300]
+
+
+@router.get("/healthz")
+async def healthz(services: ServicesDep) -> JSONResponse:
+    results = dict(
+        zip(
+            ("database", "temporal", "smtp"),
+            await asyncio.gather(_check(_database(services)), _check(_temporal(services)), _check(_smtp(services))),
+            strict=True,
+        )
+    )
+    healthy = all(not value.startswith("down") for value in results.values())
+    return JSONResponse({"status": "ok" if healthy else "degraded", **results}, status_code=200 if healthy else 503)

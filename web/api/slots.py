@@ -1,0 +1,171 @@
+"""JSON API of the time-slot requests (seed 001) and their settings.
+
+POST /api/slot-requests makes the request and its `slot_request.created` event in one transaction, then
+starts `slots-<id>`; if Temporal is down at that moment, the dispatcher starts it from the event.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.app_settings import save_section
+from db.base import utcnow
+from db.models import SlotProposal, SlotRequest
+from db.slot_store import (
+    SETTINGS_KEY,
+    NewSlotRequest,
+    SlotRequestError,
+    SlotSettings,
+    load_slot_settings,
+    slot_link,
+)
+from domain.slot_routing import Delivery
+from starter.services import slots as slot_service
+from web.dependencies import Services, ServicesDep
+from web.pages.slot_preview import register_slot_preview
+from workflows.slot_models import ChooseSlot
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api", tags=["time slots"])
+register_slot_preview()  # the template editor previews slots.* mails with the composer's variables
+
+
+def request_time() -> datetime:
+    """The instant of the request (a dependency, so tests can put it on the workflow server's clock)."""
+    return utcnow()
+
+
+NowDep = Annotated[datetime, Depends(request_time)]
+
+
+class ProposalOut(BaseModel):
+    position: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+class SlotRequestOut(BaseModel):
+    id: int
+    workflow_id: str | None
+    status: str
+    reason: str | None
+    contact_id: int
+    property_id: int | None
+    recipient: str
+    recipient_user_id: int | None
+    response_types: list[str]
+    expires_at: datetime
+    link: str
+    inquiry_id: int | None
+    created_at: datetime
+    answered_at: datetime | None
+    comment: str | None
+    proposals: list[ProposalOut]
+    deliveries: list[Delivery]
+    chosen_position: int | None
+    appointment_id: int | None
+    workflow_started: bool | None = None
+
+
+async def _out(session: AsyncSession, services: Services, row: SlotRequest) -> SlotRequestOut:
+    proposals = await session.scalars(
+        select(SlotProposal).where(SlotProposal.request_id == row.id).order_by(SlotProposal.position)
+    )
+    return SlotRequestOut(
+        id=row.id,
+        workflow_id=row.workflow_id,
+        status=row.status,
+        reason=row.reason,
+        contact_id=row.contact_id,
+        property_id=row.property_id,
+        recipient=row.recipient_kind,
+        recipient_user_id=row.recipient_user_id,
+        response_types=list(row.response_types),
+        expires_at=row.expires_at,
+        link=slot_link(services.settings, row),
+        inquiry_id=row.inquiry_id,
+        created_at=row.created_at,
+        answered_at=row.answered_at,
+        comment=row.comment,
+        proposals=[ProposalOut(position=p.position, starts_at=p.starts_at, ends_at=p.ends_at) for p in proposals],
+        deliveries=[Delivery.model_validate(d) for d in row.deliveries],
+        chosen_position=row.chosen_position,
+        appointment_id=row.appointment_id,
+    )
+
+
+async def _get(services: Services, request_id: int) -> SlotRequestOut:
+    async with services.sessions() as session:
+        row = await session.get(SlotRequest, request_id)
+        if row is None:
+            raise HTTPException(404, f"Terminanfrage {request_id} existiert nicht")
+        return await _out(session, services, row)
+
+
+@router.post("/slot-requests", status_code=201)
+async def create_request(data: NewSlotRequest, services: ServicesDep, now: NowDep) -> SlotRequestOut:
+    try:
+        created = await slot_service.make_request(services, data, now)
+    except SlotRequestError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    result = await _get(services, created.request_id)
+    result.workflow_started = created.workflow_started
+    return result
+
+
+@router.get("/slot-requests")
+async def list_requests(
+    services: ServicesDep,
+    contact_id: int | None = None,
+    property_id: int | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[SlotRequestOut]:
+    query = select(SlotRequest).order_by(SlotRequest.id.desc()).limit(limit)
+    if contact_id is not None:
+        query = query.where(SlotRequest.contact_id == contact_id)
+    if property_id is not None:
+        query = query.where(SlotRequest.property_id == property_id)
+    if status is not None:
+        query = query.where(SlotRequest.status == status)
+    async with services.sessions() as session:
+        return [await _out(session, services, row) for row in await session.scalars(query)]
+
+
+@router.get("/slot-requests/{request_id}")
+async def get_request(request_id: int, services: ServicesDep) -> SlotRequestOut:
+    return await _get(services, request_id)
+
+
+@router.post("/slot-requests/{request_id}/choose", response_model=SlotRequestOut)
+async def choose_slot(request_id: int, choice: ChooseSlot, services: ServicesDep) -> SlotRequestOut | JSONResponse:
+    """The agent picks one proposal: appointment + confirmation mail with .ics to the prospect."""
+    await _get(services, request_id)  # 404 for an unknown request
+    try:
+        done = await slot_service.choose(services, request_id, choice)
+    except slot_service.ChoiceRefusedError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    result = await _get(services, request_id)
+    return result if done else JSONResponse(result.model_dump(mode="json"), status_code=202)
+
+
+@router.get("/settings/time-slots")
+async def get_slot_settings(services: ServicesDep) -> SlotSettings:
+    async with services.sessions() as session:
+        return await load_slot_settings(session)
+
+
+@router.put("/settings/time-slots")
+async def put_slot_settings(config: SlotSettings, services: ServicesDep) -> SlotSettings:
+    """Page texts apply at once; the validity applies to requests made after the change."""
+    async with services.sessions.begin() as session:
+        await save_section(session, SETTINGS_KEY, config)
+    return config

@@ -1,0 +1,192 @@
+"""/leads: the office's view of the leads and their overdue state (seed 004), where reminder mails link to.
+
+The list shows every open lead with its phase, since when it is in it and whether it is overdue; a lead's
+page shows the same as its workflow sees it (overdue since, the reminders sent), its tasks and appointments,
+and the three things that end an overdue episode or the lead: move it to another phase, add a task, close
+it. Every write goes through starter.services.leads with its domain event, as the JSON API does, so the
+lead's workflow hears of it through the dispatcher.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from activities.leads import holds_until
+from db.base import utcnow
+from db.models import Appointment, Contact, Lead, Message, Property, SalesPhase, SalesProcess, Task, User
+from starter.services import leads as lead_service
+from starter.services.lead_inputs import NewLead, TaskInput
+from starter.services.office_choices import office_choices
+from web.api.leads import lead_out, lead_view
+from web.dependencies import Services, ServicesDep
+from web.flash import flash
+from web.security.auth import current_user
+from web.templating import register_nav_item, templates
+
+router = APIRouter(tags=["office"], include_in_schema=False)
+register_nav_item("Leads", "/leads", order=20)
+
+
+@router.get("/leads", response_class=HTMLResponse)
+async def leads(request: Request, services: ServicesDep, overdue: bool = False, closed: bool = False) -> HTMLResponse:
+    now = utcnow()
+    query = (
+        select(Lead, Contact, SalesPhase, User)
+        .join(Contact, Contact.id == Lead.contact_id)
+        .join(SalesPhase, SalesPhase.id == Lead.phase_id)
+        .join(User, User.id == Lead.taker_user_id)
+        .order_by(Lead.id.desc())
+        .limit(500)
+    )
+    if not closed:
+        query = query.where(Lead.status == "open")
+    async with services.sessions() as session:
+        found = (await session.execute(query)).all()
+        holds = await holds_until(session, [lead.id for lead, *_ in found])
+        rows: list[dict[str, Any]] = []
+        for lead, contact, phase, taker in found:
+            state = lead_view(lead, phase, holds[lead.id], now)
+            if overdue and not state.overdue:
+                continue
+            rows.append({"lead": lead, "contact": contact, "phase": phase, "taker": taker, "state": state})
+        context = {"rows": rows, "overdue": overdue, "closed": closed, **await office_choices(session)}
+    return templates.TemplateResponse(request, "leads/list.html", context)
+
+
+@router.post("/leads", response_model=None)
+async def create_lead(request: Request, services: ServicesDep) -> Response:
+    """A new lead from the list page's form; the lead taker defaults to the agent who makes it."""
+    form = await _form(request)
+    user = current_user(request)
+    try:
+        data = NewLead(
+            title=form.get("title", ""),
+            contact_id=form.get("contact_id") or None,
+            property_id=form.get("property_id") or None,
+            process_id=form.get("process_id") or None,
+            taker_user_id=form.get("taker_user_id") or (user.id if user else None),
+        )
+        async with services.sessions.begin() as session:
+            lead = await lead_service.create_lead(session, data, utcnow())
+            lead_id = lead.id
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0])
+        labels = {
+            "title": "Titel",
+            "contact_id": "Kontakt",
+            "process_id": "Vertriebsprozess",
+            "taker_user_id": "Leadnehmer",
+        }
+        flash(request, f"{labels.get(field, field)}: bitte angeben.", "error")
+        return RedirectResponse("/leads", status_code=303)
+    except lead_service.LeadError as exc:
+        flash(request, str(exc), "error")
+        return RedirectResponse("/leads", status_code=303)
+    flash(request, f"Lead „{data.title}“ angelegt; sein Workflow überwacht ab jetzt die Frist der ersten Phase.")
+    return RedirectResponse(f"/leads/{lead_id}", status_code=303)
+
+
+async def _lead_context(services: Services, lead_id: int) -> dict[str, Any]:
+    now = utcnow()
+    async with services.sessions() as session:
+        lead = await session.get(Lead, lead_id)
+        if lead is None:
+            raise HTTPException(404, f"Lead {lead_id} existiert nicht")
+        process = await session.get(SalesProcess, lead.process_id)
+        assert process is not None  # foreign key
+        reminders = await session.scalars(
+            select(Message).where(Message.idempotency_key.like(f"lead:{lead.id}:%")).order_by(Message.id.desc())
+        )
+        state = await lead_out(session, lead, now)
+        return {
+            "lead": lead,
+            "state": state,
+            "contact": await session.get(Contact, lead.contact_id),
+            "property": await session.get(Property, lead.property_id) if lead.property_id else None,
+            "taker": await session.get(User, lead.taker_user_id),
+            "process": process,
+            "phases": sorted(process.phases, key=lambda phase: phase.position),
+            "tasks": list(await session.scalars(select(Task).where(Task.lead_id == lead.id).order_by(Task.id.desc()))),
+            "appointments": list(
+                await session.scalars(
+                    select(Appointment).where(Appointment.lead_id == lead.id).order_by(Appointment.starts_at.desc())
+                )
+            ),
+            "reminders": list(reminders),
+            "now": now,
+            "workflow_url": services.settings.workflow_ui_url(state.workflow_id),
+        }
+
+
+@router.get("/leads/{lead_id}", response_class=HTMLResponse)
+async def lead_detail(request: Request, lead_id: int, services: ServicesDep) -> HTMLResponse:
+    return templates.TemplateResponse(request, "leads/detail.html", await _lead_context(services, lead_id))
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: value.strip() for key, value in form.items() if isinstance(value, str)}
+
+
+def _back(lead_id: int) -> RedirectResponse:
+    return RedirectResponse(f"/leads/{lead_id}", status_code=303)
+
+
+@router.post("/leads/{lead_id}/phase", response_model=None)
+async def move_lead(request: Request, lead_id: int, services: ServicesDep) -> Response:
+    form = await _form(request)
+    try:
+        async with services.sessions.begin() as session:
+            lead = await lead_service.change_phase(session, lead_id, int(form.get("phase_id") or 0), utcnow())
+            phase = await session.get(SalesPhase, lead.phase_id)
+            name = phase.name if phase else ""
+    except (lead_service.LeadError, ValueError) as exc:
+        flash(request, str(exc) if isinstance(exc, lead_service.LeadError) else "Bitte eine Phase wählen.", "error")
+    else:
+        flash(request, f"Lead ist jetzt in der Phase „{name}“; ihre Frist beginnt jetzt.")
+    return _back(lead_id)
+
+
+@router.post("/leads/{lead_id}/tasks", response_model=None)
+async def add_task(request: Request, lead_id: int, services: ServicesDep) -> Response:
+    form = await _form(request)
+    try:
+        due = _office_time(form.get("due_at", ""), services.settings.time_zone)
+        data = TaskInput(title=form.get("title", ""), body=form.get("body") or None, due_at=due)
+        async with services.sessions.begin() as session:
+            await lead_service.add_task(session, lead_id, data, utcnow())
+    except ValidationError:
+        flash(request, "Die Aufgabe braucht einen Titel (höchstens 300 Zeichen).", "error")
+    except ValueError:
+        flash(request, "Fällig am: bitte Datum und Uhrzeit angeben.", "error")
+    except lead_service.LeadError as exc:
+        flash(request, str(exc), "error")
+    else:
+        flash(request, "Aufgabe angelegt; bis sie fällig ist, gibt es keine Erinnerungen.")
+    return _back(lead_id)
+
+
+@router.post("/leads/{lead_id}/close", response_model=None)
+async def close_lead(request: Request, lead_id: int, services: ServicesDep) -> Response:
+    try:
+        async with services.sessions.begin() as session:
+            await lead_service.close_lead(session, lead_id, utcnow())
+    except lead_service.LeadError as exc:
+        flash(request, str(exc), "error")
+    else:
+        flash(request, "Lead geschlossen; es gibt keine Erinnerungen mehr.")
+    return _back(lead_id)
+
+
+def _office_time(value: str, time_zone: str) -> datetime | None:
+    """`2026-11-24T09:00` from a datetime-local field, in the office's time zone; '' is no time."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(time_zone))

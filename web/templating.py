@@ -1,0 +1,132 @@
+"""The one Jinja2 environment of the server-rendered pages: autoescaped, German dates, a shared top nav.
+
+Pages extend `base.html`; every page gets `t(...)` (web.texts), `csrf_field()` for its forms,
+`current_user` and `flashes()`. A feature adds itself to the top nav with `register_nav_item` at import time
+(its router module is imported by `routers()`), so no one needs to edit the layout to get a menu entry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from settings import Settings, get_settings
+from web.flash import pop_flashes
+from web.security.auth import current_user
+from web.security.csrf import csrf_field, csrf_token
+from web.texts import t
+
+WEB_DIR = Path(__file__).parent
+TEMPLATES_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    path: str
+    order: int = 100
+    dev_only: bool = False  # hidden (and its pages 404) when IMMOFLOW_ENV=production
+
+
+_nav_items: dict[str, NavItem] = {}
+
+
+def register_nav_item(label: str, path: str, *, order: int = 100, dev_only: bool = False) -> None:
+    """Idempotent by PATH, so re-importing a module (tests, reload) does not duplicate the entry."""
+    _nav_items[path] = NavItem(label=label, path=path, order=order, dev_only=dev_only)
+
+
+def nav_items(settings: Settings) -> list[NavItem]:
+    production = settings.env == "production"
+    return sorted(
+        (item for item in _nav_items.values() if not (item.dev_only and production)),
+        key=lambda item: (item.order, item.label),
+    )
+
+
+def request_settings(request: Request) -> Settings:
+    """The app's settings (tests build apps with their own); the global ones before the lifespan ran."""
+    services = getattr(request.app.state, "services", None)
+    return services.settings if services is not None else get_settings()
+
+
+def format_datetime(value: datetime | date | None, time_zone: str | None = None) -> str:
+    """23.11.2026 17:05 in the office's time zone; dates as 23.11.2026; nothing for None."""
+    if value is None:
+        return ""
+    if not isinstance(value, datetime):
+        return value.strftime("%d.%m.%Y")
+    if value.tzinfo is not None:
+        value = value.astimezone(ZoneInfo(time_zone or get_settings().time_zone))
+    return value.strftime("%d.%m.%Y %H:%M")
+
+
+def format_short_datetime(value: datetime | None, time_zone: str | None = None) -> str:
+    """25.11. 09:00 in the office's time zone: the dashboard's "next step" column."""
+    if value is None:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(ZoneInfo(time_zone or get_settings().time_zone))
+    return value.strftime("%d.%m. %H:%M")
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def linkify(text: str | None) -> Markup:
+    """Plain text, escaped, with its http(s) URLs as links (a mail's confirmation link, clickable as sent)."""
+    source = text or ""
+    parts: list[str] = []
+    position = 0
+    for match in _URL.finditer(source):
+        url = match.group(0).rstrip(".,;:!?)")
+        parts += [escape(source[position : match.start()]), _link(url)]
+        position = match.start() + len(url)
+    parts.append(escape(source[position:]))
+    return Markup("").join(parts)
+
+
+def _link(url: str) -> Markup:
+    return Markup('<a href="{0}" target="_blank" rel="noopener noreferrer">{0}</a>').format(url)
+
+
+def _layout_context(request: Request) -> dict[str, Any]:
+    settings = request_settings(request)
+    return {
+        "nav_items": nav_items(settings),
+        "current_path": request.url.path,
+        "temporal_ui_url": settings.temporal_ui_url,
+        "app_env": settings.env,
+        "time_zone": settings.time_zone,
+        # Callables, so a page without a form (e.g. a prospect page) creates no session and sets no cookie.
+        "csrf_token": partial(csrf_token, request),
+        "csrf_field": partial(csrf_field, request),
+        "flashes": partial(pop_flashes, request),
+        "current_user": current_user(request),
+    }
+
+
+environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+    # On for every template, whatever its file name: page data comes from prospects and portals.
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.filters["datetime"] = format_datetime
+environment.filters["short_datetime"] = format_short_datetime
+environment.filters["linkify"] = linkify
+environment.globals["t"] = t
+
+templates = Jinja2Templates(env=environment, context_processors=[_layout_context])
