@@ -20,6 +20,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 # Two pytest-xdist workers (TEST_WORKERS=0 runs in one process); the chaos scenarios stay on one of them.
 TEST_WORKERS ?= 2

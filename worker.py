@@ -19,13 +19,14 @@ from temporalio.worker import Worker
 from activities.automations import AutomationActivities
 from activities.inquiries import InquiryActivities
 from activities.leads import LeadActivities
-from activities.messages import MessageActivities, SmtpTransport, Transport
+from activities.messages import MessageActivities, SmtpTransport
 from activities.slot_requests import SlotRequestActivities
 from db.session import SessionFactory, engine_from_settings, make_session_factory
 from messaging.sms import sms_transport
+from messaging.transport import Transport
 from settings import Settings, get_settings
 from starter.events.dispatcher import Dispatcher
-from starter.events.routing import HANDLERS, load_all
+from starter.events.routing import routing_table
 from starter.ops.metrics import sdk_runtime
 from starter.temporal.client import connect_client
 from workflows.automation import AutomationRunWorkflow
@@ -97,8 +98,7 @@ async def run_worker(settings: Settings | None = None) -> None:
         loop.add_signal_handler(signum, stop.set)
     tasks = [asyncio.create_task(worker.run(), name="worker")]
     if settings.run_dispatcher:
-        load_all()
-        dispatcher = Dispatcher(sessions, client, HANDLERS, poll_seconds=settings.dispatcher_poll_seconds)
+        dispatcher = Dispatcher(sessions, client, routing_table(), poll_seconds=settings.dispatcher_poll_seconds)
         tasks.append(asyncio.create_task(dispatcher.run_forever(stop), name="dispatcher"))
     log.info("worker running on task queue %s", settings.task_queue)
     stopper = asyncio.create_task(stop.wait())

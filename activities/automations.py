@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.automation_actions import ActionContext, ActionError, actions, get_action
-from activities.automation_triggers import EventData, get_trigger
+from automations.actions import ActionContext, ActionError, actions, get_action
+from automations.triggers import EventData, event_data, get_trigger
 from db.base import utcnow
 from db.birthdays import record_birthdays
 from db.models import AutomationRule, AutomationRun, DomainEvent, RunOutcome
@@ -36,10 +36,6 @@ from workflows.automation_models import (
 
 ACTION_ERROR = "AutomationActionError"
 FINISHED = frozenset({RunOutcome.SUCCEEDED, RunOutcome.FAILED, RunOutcome.CUT})
-
-
-def event_data(event: DomainEvent) -> EventData:
-    return EventData(id=event.id, kind=event.kind, payload=dict(event.payload), depth=event.depth)
 
 
 def _not_found(what: str) -> ApplicationError:

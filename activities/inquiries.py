@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db.app_settings import load_section
+from db.app_settings import INQUIRY_MANAGER_KEY, load_section
 from db.base import utcnow
 from db.crm import ProspectAddress, create_contact, create_task_once, find_duplicate, latest_stop_activity
 from db.models import (
@@ -43,8 +43,6 @@ from workflows.inquiry_models import (
     StopFound,
     TaskRequest,
 )
-
-CONFIG_KEY = "inquiry_manager"
 
 
 async def _inquiry(session: AsyncSession, inquiry_id: int) -> Inquiry:
@@ -101,7 +99,7 @@ class InquiryActivities:
     @activity.defn(name="load_inquiry_config")
     async def load_inquiry_config(self) -> InquiryManagerConfig:
         async with self._sessions() as session:
-            return await load_section(session, CONFIG_KEY, InquiryManagerConfig)
+            return await load_section(session, INQUIRY_MANAGER_KEY, InquiryManagerConfig)
 
     @activity.defn(name="assess_inquiry")
     async def assess_inquiry(self, request: AssessRequest) -> Assessment:

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.utils import formataddr
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db.models import Appointment, Lead, SalesPhase, SalesProcess, Task, User
+from db.lead_store import hold_until
+from db.models import Lead, SalesPhase, SalesProcess, User
 from db.outbox import NewMessage, enqueue_message
 from db.session import SessionFactory
 from domain import lead_schedule as schedule
+from domain.links import lead_link
 from messaging.default_templates import LEAD_REMINDER
 from messaging.template_store import MissingTemplateError, render_template
 from messaging.templating import TemplateRenderError, render_mail
@@ -33,39 +34,6 @@ _WEEKDAYS = ("Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So.")
 # A task event written by another feature may carry the event's time instead of the row's creation time
 # (a few microseconds apart): not a newer hold.
 CLOCK_SLACK = timedelta(seconds=1)
-
-
-def lead_link(public_base_url: str, lead_id: int) -> str:
-    """Where the reminder points: the lead's page in the office (/leads/{id}: phase, overdue state, actions)."""
-    return f"{public_base_url}/leads/{lead_id}"
-
-
-async def hold_until(session: AsyncSession, lead_id: int) -> datetime | None:
-    """The latest instant the lead's tasks and future appointments hold it (see workflows/lead.py)."""
-    return (await holds_until(session, [lead_id]))[lead_id]
-
-
-async def holds_until(session: AsyncSession, lead_ids: Collection[int]) -> dict[int, datetime | None]:
-    """hold_until for many leads in two queries, not two per lead (the office's lead list)."""
-    holds: dict[int, datetime | None] = dict.fromkeys(lead_ids)
-    if not holds:
-        return holds
-
-    def extend(lead_id: int | None, instant: datetime | None) -> None:
-        assert lead_id is not None  # selected by lead_id IN (…)
-        holds[lead_id] = schedule.later(holds[lead_id], instant)
-
-    for lead_id, created_at, due_at in await session.execute(
-        select(Task.lead_id, Task.created_at, Task.due_at).where(Task.lead_id.in_(holds))
-    ):
-        extend(lead_id, schedule.task_hold(created_at, due_at))
-    for lead_id, starts_at, ends_at, created_at in await session.execute(
-        select(Appointment.lead_id, Appointment.starts_at, Appointment.ends_at, Appointment.created_at).where(
-            Appointment.lead_id.in_(holds)
-        )
-    ):
-        extend(lead_id, schedule.appointment_hold(starts_at, ends_at, created_at))
-    return holds
 
 
 def process_config(process: SalesProcess, settings: Settings) -> LeadConfig:

@@ -18,7 +18,6 @@ from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.utils import formataddr, getaddresses, make_msgid, parseaddr
 from pathlib import Path
-from typing import Protocol
 
 import aiosmtplib
 from pydantic import BaseModel
@@ -29,22 +28,13 @@ from temporalio.exceptions import ApplicationError
 from db.base import utcnow
 from db.models import Message, MessageStatus
 from db.session import SessionFactory
+from messaging.transport import PermanentDeliveryError, Transport
 from settings import Settings
 
 # How long a claim on an outbox row holds without news from its sender. The sending attempt renews it (and
 # heartbeats to Temporal) four times per lease, so a slow SMTP conversation keeps its claim while a crashed
 # worker's claim runs out after at most LEASE, when Temporal's heartbeat timeout retries the delivery.
 LEASE = timedelta(seconds=20)
-
-
-class PermanentDeliveryError(Exception):
-    """The transport refused the message for good (unknown recipient, invalid number)."""
-
-
-class Transport(Protocol):
-    async def send(self, message: Message) -> str:
-        """Send and return the transport's id for the message; raise PermanentDeliveryError for 5xx."""
-        ...
 
 
 class DeliveryResult(BaseModel):

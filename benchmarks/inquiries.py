@@ -26,7 +26,7 @@ from benchmarks.noop import NoopWorkflow
 from benchmarks.stack import ProcessStack
 from db.models import Inquiry
 from db.session import SessionFactory
-from starter.devstack.demo import KNOWN_PROSPECT_EMAIL, MAILBOX
+from starter.dev.demo import KNOWN_PROSPECT_EMAIL, MAILBOX
 from starter.temporal.inquiries import start_inquiry_workflow
 from workflows.inquiry_models import workflow_id_for
 

@@ -3,7 +3,8 @@
 `immoflow dev` supervises its children and stops everything when one dies: right for a developer, wrong
 for proving that a crash loses nothing. This harness starts the same pieces (the Temporal dev server with
 a WAL file database, worker, web app, an in-process SMTP sink) from the same building blocks
-(`starter.devstack.children`, `starter.devstack.config`), but leaves every kill and restart to the caller. Every
+(`starter.dev.children`, `starter.dev.config`), but leaves every kill and restart to the caller.
+Every
 child runs in its own process group and `close()` stops all of them, whatever happened before.
 """
 
@@ -26,9 +27,9 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 from settings import Settings
-from starter.devstack.children import Child, spawn, stop_group
-from starter.devstack.config import LOCAL, DevOptions, answers, temporal_command
-from starter.devstack.smtp_sink import SinkHandler, free_port
+from starter.dev.children import Child, spawn, stop_group
+from starter.dev.config import LOCAL, DevOptions, answers, temporal_command
+from starter.dev.smtp_sink import SinkHandler, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 60.0
@@ -253,7 +254,7 @@ class ProcessStack:
         """Migrations, search attributes and demo data: what `immoflow dev` does before its apps start."""
         from db.migrate import upgrade_sync
         from db.session import engine_from_settings, make_session_factory
-        from starter.devstack.demo import load_demo_data
+        from starter.dev.demo import load_demo_data
         from starter.temporal.setup import register_search_attributes
 
         await asyncio.to_thread(upgrade_sync, self.database_url)

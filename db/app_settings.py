@@ -13,6 +13,9 @@ from db.models import AppSetting
 
 M = TypeVar("M", bound=BaseModel)
 
+# The inquiry manager's section (seeds 002 and 000), read by its workflow's snapshot and written by the office.
+INQUIRY_MANAGER_KEY = "inquiry_manager"
+
 
 async def load_section(session: AsyncSession, key: str, model: type[M]) -> M:
     """The stored section, or the model's defaults when the office never saved it."""

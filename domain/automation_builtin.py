@@ -2,7 +2,7 @@
 
 Plain data (no imports), because the data migration `0003_automations` inserts them: every database has
 them after `immoflow db upgrade`, production included, and none of them does anything until enabled.
-`ensure_builtin_rules` in starter/services/automation_store.py adds any that are missing (tests, a deleted one).
+`ensure_builtin_rules` in automations/rules.py adds any that are missing (tests, a deleted one).
 """
 
 from __future__ import annotations

@@ -44,3 +44,8 @@ class LinkSigner:
         if (now if now is not None else time.time()) > claims.expires_at:
             raise LinkError("expired", "Dieser Link ist abgelaufen.")
         return claims
+
+
+def lead_link(public_base_url: str, lead_id: int) -> str:
+    """Where the reminder points: the lead's page in the office (/leads/{id}: phase, overdue state, actions)."""
+    return f"{public_base_url}/leads/{lead_id}"

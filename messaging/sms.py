@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from activities.messages import PermanentDeliveryError, Transport
 from db.models import Message
+from messaging.transport import PermanentDeliveryError, Transport
 from settings import Settings
 
 # One SMS is 160 GSM characters; longer texts are cut so that one answer costs exactly one SMS.

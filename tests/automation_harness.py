@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 
 from activities.automations import AutomationActivities
 from activities.messages import MessageActivities, SmtpTransport
+from automations.rules import ensure_builtin_rules
 from db.models import (
     AutomationRule,
     AutomationRun,
@@ -30,7 +31,6 @@ from db.session import SessionFactory
 from settings import Settings
 from starter.events.automations import AutomationEventHandler
 from starter.events.dispatcher import Dispatcher
-from starter.services.automation_store import ensure_builtin_rules
 from starter.temporal.histories import HISTORIES_DIR, portable_json
 from tests import factories
 from workflows.automation import AutomationRunWorkflow
@@ -78,7 +78,7 @@ class AutomationHarness:
 
     @property
     def dispatcher(self) -> Dispatcher:
-        from activities.automation_triggers import triggers
+        from automations.triggers import triggers
 
         return Dispatcher(self.sessions, self.client, {kind: [self.handler] for kind in triggers()})
 

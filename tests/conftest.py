@@ -21,7 +21,7 @@ from db.base import Base
 from db.migrate import upgrade_sync
 from db.session import SessionFactory, create_engine, make_session_factory
 from settings import Settings, venv_binary
-from starter.devstack.smtp_sink import SmtpSink
+from starter.dev.smtp_sink import SmtpSink
 
 POSTGRES_URL = os.environ.get("IMMOFLOW_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("IMMOFLOW_REQUIRE_POSTGRES") == "1"

@@ -25,8 +25,8 @@ from db.models import Contact, Property, User
 from db.session import SessionFactory
 from messaging.template_store import ensure_default_templates
 from settings import Settings
+from starter.services.context import Services
 from web.api import leads as leads_api
-from web.dependencies import Services
 from web.errors import install_error_handlers
 from workflows.lead import LeadWorkflow
 from workflows.lead_models import (

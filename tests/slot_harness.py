@@ -20,11 +20,11 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.messages import Transport
 from db.models import Contact, Message, PropertyContactPerson, RawPayload, SlotRequest, User
 from db.session import SessionFactory
 from db.slot_store import NewSlotRequest, create_slot_request
 from domain.links import LinkSigner
+from messaging.transport import Transport
 from settings import Settings
 from starter.temporal.histories import HISTORIES_DIR, portable_json
 from starter.temporal.slots import start_slot_workflow

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from activities.automation_actions import actions
-from activities.automation_triggers import triggers
+from automations.actions import actions
+from automations.rules import RuleInvalidError, check_definition
+from automations.triggers import triggers
 from domain.automation_builtin import BUILTIN_RULES
 from domain.automation_matching import condition_matches, rule_matches
-from starter.services.automation_store import RuleInvalidError, check_definition
 from workflows.automation_models import Condition, RuleDefinition
 
 

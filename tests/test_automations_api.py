@@ -9,11 +9,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from automations.rules import ensure_builtin_rules
 from db.base import utcnow
 from db.models import AutomationRule, AutomationRun, RunOutcome
 from db.session import SessionFactory
 from settings import Settings
-from starter.services.automation_store import ensure_builtin_rules
 from tests import factories
 from tests.http import app_client
 

@@ -23,7 +23,8 @@ from db.models import Inquiry, Message
 from db.session import SessionFactory
 from settings import Settings
 from starter.cli.inquiry import demo_inquiry
-from starter.devstack.demo import AGENT_EMAIL, AGENT_PASSWORD, KNOWN_PROSPECT_EMAIL, load_demo_data
+from starter.dev.demo import AGENT_PASSWORD, KNOWN_PROSPECT_EMAIL, load_demo_data
+from starter.services.showcase import AGENT_EMAIL
 from tests.conftest import needs_chromium
 from tests.inquiry_harness import running_harness
 from tests.live_server import free_port, live_server, live_settings

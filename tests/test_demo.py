@@ -17,7 +17,8 @@ from db.models import (
 )
 from db.session import SessionFactory
 from messaging.default_templates import defaults
-from starter.devstack.demo import AGENT_EMAIL, AGENT_PASSWORD, KNOWN_PROSPECT_EMAIL, MAILBOX, has_users, load_demo_data
+from starter.dev.demo import AGENT_PASSWORD, KNOWN_PROSPECT_EMAIL, MAILBOX, has_users, load_demo_data
+from starter.services.showcase import AGENT_EMAIL
 from web.security.passwords import verify_password
 from web.templating import STATIC_DIR
 

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.session import create_engine, make_session_factory
 from settings import Settings
-from starter.devstack.smtp_sink import SmtpSink
-from web.dependencies import Services
+from starter.dev.smtp_sink import SmtpSink
+from starter.services.context import Services
 from web.pages import dev_mail
 from web.templating import STATIC_DIR
 

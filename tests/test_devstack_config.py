@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from settings import Settings
-from starter.devstack.config import DevOptions, answers, child_environment, port_free, temporal_command
+from starter.dev.config import DevOptions, answers, child_environment, port_free, temporal_command
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.session import SessionFactory
 from settings import Settings
-from starter.devstack.smtp_sink import SmtpSink
+from starter.dev.smtp_sink import SmtpSink
 from starter.temporal.inquiries import inquiry_handle
 from tests import factories
 from tests.http import app_client

@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import Activity
 from db.session import SessionFactory
 from settings import Settings
-from starter.devstack.smtp_sink import SmtpSink
+from starter.dev.smtp_sink import SmtpSink
 from tests import factories
 from tests.inquiry_harness import InquiryHarness, running_harness
 from workflows.inquiry import InquiryWorkflow

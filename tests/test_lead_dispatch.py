@@ -23,7 +23,7 @@ from activities.messages import MessageActivities, SmtpTransport
 from db.models import DomainEvent, Lead, Message, MessageTemplate
 from db.session import SessionFactory
 from settings import Settings
-from starter.devstack.smtp_sink import SmtpSink
+from starter.dev.smtp_sink import SmtpSink
 from starter.events.dispatcher import Dispatcher, mark_undispatched
 from starter.events.leads import LeadEventHandlers
 from starter.services import leads as lead_service

@@ -20,7 +20,7 @@ from db.models import Message, MessageStatus
 from db.outbox import NewMessage, enqueue_message
 from db.session import SessionFactory
 from settings import Settings
-from starter.devstack.smtp_sink import SmtpSink, free_port
+from starter.dev.smtp_sink import SmtpSink, free_port
 
 
 def _activities(sessions: SessionFactory, settings: Settings) -> MessageActivities:

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from temporalio.testing import ActivityEnvironment
 
-from activities.messages import MessageActivities, PermanentDeliveryError
+from activities.messages import MessageActivities
 from activities.slot_requests import SlotRequestActivities
 from db.base import utcnow
 from db.models import Message
@@ -19,6 +19,7 @@ from db.session import SessionFactory
 from db.slot_store import NewSlotRequest, create_slot_request
 from domain.slot_routing import Delivery, ResponseType, Target
 from messaging.sms import DevSmsSink, HttpSmsTransport, SmsGatewayError, read_sms, sms_text, sms_transport
+from messaging.transport import PermanentDeliveryError
 from settings import Settings
 from tests.slot_harness import reserve_slot_ids, slot_office
 from workflows.slot_models import SlotMailRequest

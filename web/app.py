@@ -1,4 +1,4 @@
-"""Builds the FastAPI app. Each feature is a router module; register it in ROUTERS below."""
+"""Builds the FastAPI app. Each feature is a router module; list it in routers() below."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from temporalio.client import Client
 
 from db.session import engine_from_settings, make_session_factory
 from settings import Settings, get_settings
-from web.dependencies import Services
+from starter.services.context import Services
 from web.errors import install_error_handlers
-from web.templating import STATIC_DIR
+from web.templating import STATIC_DIR, problem_page
 
 
 def routers() -> list[APIRouter]:
-    # Imported here so that importing the app module stays cheap and free of cycles.
+    # Imported here so that importing the app module (uvicorn, tests) stays cheap.
     from web.api import automations as automations_api
     from web.api import crm as crm_api
     from web.api import health, metrics
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     from web.api.metrics import install_metrics
     from web.security.auth import install_auth
 
-    install_auth(app, settings)
+    install_auth(app, settings, problem_page)
     install_metrics(app)
     for router in routers():
         app.include_router(router)

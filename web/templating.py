@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
@@ -35,24 +36,31 @@ STATIC_DIR = WEB_DIR / "static"
 class NavItem:
     label: str
     path: str
-    order: int = 100
     dev_only: bool = False  # hidden (and its pages 404) when IMMOFLOW_ENV=production
 
 
-_nav_items: dict[str, NavItem] = {}
-
-
-def register_nav_item(label: str, path: str, *, order: int = 100, dev_only: bool = False) -> None:
-    """Idempotent by PATH, so re-importing a module (tests, reload) does not duplicate the entry."""
-    _nav_items[path] = NavItem(label=label, path=path, order=order, dev_only=dev_only)
+# The office's top navigation, in the order shown. One list, so a page cannot appear by being imported.
+NAV_ITEMS = (
+    NavItem(t("nav.dashboard"), "/dashboard"),
+    NavItem("Leads", "/leads"),
+    NavItem("Terminanfragen", "/slot-requests"),
+    NavItem("Automationen", "/automations"),
+    NavItem(t("nav.settings"), "/settings/inquiry-manager"),
+    NavItem(t("nav.templates"), "/settings/templates"),
+    NavItem("Mails (Dev)", "/dev/mail", dev_only=True),
+    NavItem("SMS (Dev)", "/dev/sms", dev_only=True),
+)
 
 
 def nav_items(settings: Settings) -> list[NavItem]:
     production = settings.env == "production"
-    return sorted(
-        (item for item in _nav_items.values() if not (item.dev_only and production)),
-        key=lambda item: (item.order, item.label),
-    )
+    return [item for item in NAV_ITEMS if not (item.dev_only and production)]
+
+
+def problem_page(request: Request, title: str, message: str, status_code: int) -> Response:
+    """A refusal as a page of the office layout (a failed CSRF check, a missing permission)."""
+    context = {"title": title, "message": message}
+    return templates.TemplateResponse(request, "office/problem.html", context, status_code=status_code)
 
 
 def request_settings(request: Request) -> Settings:

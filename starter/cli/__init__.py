@@ -80,8 +80,8 @@ def dev(
     demo: bool = typer.Option(True, help="Load the demo office into a database without users."),
 ) -> None:
     """Run the whole local stack: Temporal dev server, migrations, SMTP sink, worker, web app, demo data."""
-    from starter.devstack.config import DevOptions
-    from starter.devstack.stack import run_dev
+    from starter.dev.config import DevOptions
+    from starter.dev.stack import run_dev
 
     settings = get_settings()
     configure_logging(settings)
@@ -102,7 +102,8 @@ def demo_data() -> None:
     """Load the demo office (users, mailbox, properties, contacts, templates); safe to run again."""
     from sqlalchemy.exc import DBAPIError
 
-    from starter.devstack.demo import AGENT_EMAIL, AGENT_PASSWORD, load_demo_sync
+    from starter.dev.demo import AGENT_PASSWORD, load_demo_sync
+    from starter.services.showcase import AGENT_EMAIL
 
     settings = get_settings()
     if settings.env == "production":

@@ -26,14 +26,11 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.automation_triggers import triggers
-from activities.automations import event_data
+from automations.rules import rule_conditions
+from automations.triggers import event_data, triggers
 from db.base import utcnow
 from db.models import AutomationRule, AutomationRun, DomainEvent, RunOutcome
 from domain.automation_matching import rule_matches
-from settings import get_settings
-from starter.events.routing import register
-from starter.services.automation_store import rule_conditions
 from workflows.automation import AutomationRunWorkflow
 from workflows.automation_models import AutomationRunInput, automation_workflow_id
 from workflows.shared import IMMOFLOW_KIND
@@ -139,13 +136,3 @@ class AutomationEventHandler:
         )
         await session.flush()
         log.warning("event %s (%s): automation %s cut by the loop guard", event.id, event.kind, rule.id)
-
-
-def _register() -> None:
-    settings = get_settings
-    handler = AutomationEventHandler(lambda: settings().task_queue, lambda: settings().automation_max_depth)
-    for kind in triggers():
-        register(kind, handler)
-
-
-_register()

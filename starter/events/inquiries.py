@@ -14,8 +14,7 @@ from temporalio.client import Client
 from db.models import DomainEvent
 from settings import get_settings
 from starter.events.dispatcher import EventHandler
-from starter.events.routing import register
-from starter.intake.service import RECEIVED_EVENT, WorkflowStart
+from starter.intake.service import WorkflowStart
 from starter.temporal.inquiries import ensure_inquiry_workflow
 
 log = logging.getLogger(__name__)
@@ -38,6 +37,3 @@ def inquiry_received_handler(task_queue: str | None = None) -> EventHandler:
             log.info("event %s: started %s", event.id, start.workflow_id)
 
     return handle
-
-
-register(RECEIVED_EVENT, inquiry_received_handler())

@@ -24,9 +24,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from db.models import DomainEvent
-from settings import get_settings
 from starter.events.dispatcher import EventHandler
-from starter.events.routing import register
 from workflows.lead import LeadWorkflow
 from workflows.lead_models import (
     SIGNAL_APPOINTMENT_CREATED,
@@ -135,11 +133,3 @@ class LeadEventHandlers:
 def _with_defaults(event: DomainEvent) -> dict[str, Any]:
     """Events written by other features may lack created_at: the event's own time is the same moment."""
     return {"created_at": event.created_at, **event.payload, "event_id": event.id}
-
-
-def _register() -> None:
-    for kind, handler in LeadEventHandlers(lambda: get_settings().task_queue).routes().items():
-        register(kind, handler)
-
-
-_register()

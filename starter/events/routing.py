@@ -1,24 +1,32 @@
-"""Which domain event goes to which workflow: the dispatcher's routing table.
+"""Which domain event goes to which workflow: the dispatcher's routing table, in one place.
 
-Each feature adds its handlers to HANDLERS; a handler must be idempotent (events can be redelivered).
+Handlers are listed here, not registered by importing their modules, so the table is read in one screen
+and a handler module cannot be forgotten. A handler must be idempotent (events can be redelivered).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+from automations.triggers import triggers
+from db.slot_store import CREATED_EVENT as SLOT_REQUEST_CREATED
+from settings import get_settings
+from starter.events.automations import AutomationEventHandler
 from starter.events.dispatcher import EventHandler
-
-HANDLERS: defaultdict[str, list[EventHandler]] = defaultdict(list)
-
-
-def register(kind: str, handler: EventHandler) -> None:
-    HANDLERS[kind].append(handler)
+from starter.events.inquiries import inquiry_received_handler
+from starter.events.leads import LeadEventHandlers
+from starter.events.slots import slot_request_created_handler
+from starter.intake.service import RECEIVED_EVENT as INQUIRY_RECEIVED
 
 
-def load_all() -> None:
-    """Import the modules that register handlers (kept explicit so the routing table is easy to find)."""
-    from starter.events import automations as automation_events  # noqa: F401
-    from starter.events import inquiries as inquiry_events  # noqa: F401
-    from starter.events import leads as lead_events  # noqa: F401
-    from starter.events import slots as slot_events  # noqa: F401
+def routing_table() -> dict[str, list[EventHandler]]:
+    """Every event kind with its handlers, called in this order. Settings are read when an event arrives."""
+    table: defaultdict[str, list[EventHandler]] = defaultdict(list)
+    automation = AutomationEventHandler(lambda: get_settings().task_queue, lambda: get_settings().automation_max_depth)
+    for kind in triggers():  # every trigger's event may start automation runs
+        table[kind].append(automation)
+    table[INQUIRY_RECEIVED].append(inquiry_received_handler())
+    for kind, handler in LeadEventHandlers(lambda: get_settings().task_queue).routes().items():
+        table[kind].append(handler)
+    table[SLOT_REQUEST_CREATED].append(slot_request_created_handler())
+    return dict(table)

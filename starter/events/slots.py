@@ -12,10 +12,8 @@ import logging
 from temporalio.client import Client
 
 from db.models import DomainEvent
-from db.slot_store import CREATED_EVENT
 from settings import get_settings
 from starter.events.dispatcher import EventHandler
-from starter.events.routing import register
 from starter.temporal.slots import ensure_slot_workflow
 
 log = logging.getLogger(__name__)
@@ -33,6 +31,3 @@ def slot_request_created_handler(task_queue: str | None = None) -> EventHandler:
             log.info("event %s: started the workflow of slot request %s", event.id, request_id)
 
     return handle
-
-
-register(CREATED_EVENT, slot_request_created_handler())

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.automation_triggers import triggers
+from automations.rules import action_summaries, apply_definition, check_definition, rule_conditions
+from automations.triggers import triggers
 from db.base import utcnow
 from db.models import AutomationRule, AutomationRun
 from settings import Settings
-from starter.services.automation_store import action_summaries, apply_definition, check_definition, rule_conditions
 from workflows.automation_models import Condition, ConditionOp, RuleDefinition
 
 OP_LABELS = {ConditionOp.EQUALS: "ist", ConditionOp.ONE_OF: "ist eines von", ConditionOp.CONTAINS: "enthält"}
@@ -97,7 +97,7 @@ async def rule_view(session: AsyncSession, rule_id: int) -> RuleView:
 
 
 async def create_rule(session: AsyncSession, definition: RuleDefinition) -> AutomationRule:
-    """RuleInvalidError (starter.services.automation_store) when the definition does not fit the registry."""
+    """RuleInvalidError (automations.rules) when the definition does not fit the registry."""
     rule = apply_definition(AutomationRule(), check_definition(definition))
     session.add(rule)
     await session.flush()

@@ -17,8 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from db.models import Property
 from db.slot_store import NewSlotRequest, SlotRequestError, create_slot_request
+from starter.services.context import Services
 from starter.temporal.slots import ensure_slot_workflow, slot_handle
-from web.dependencies import Services
 from workflows.slot_models import ChooseSlot
 from workflows.slot_request import TimeSlotRequestWorkflow
 

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.models import AutomationRule, Contact, ContactStatus, DomainEvent, Message, MessageTemplate
 from settings import Settings
-from starter.devstack.smtp_sink import SmtpSink
+from starter.dev.smtp_sink import SmtpSink
 from starter.events.dispatcher import mark_undispatched
 from tests.automation_harness import AutomationHarness, Office, post
 from workflows.automation import AutomationRunWorkflow

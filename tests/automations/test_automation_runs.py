@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from db.events import record_event
 from db.models import Contact, ContactStatus, Deal, Inquiry, Property, Task
 from db.session import SessionFactory
-from starter.devstack.smtp_sink import SmtpSink
+from starter.dev.smtp_sink import SmtpSink
 from tests import factories
 from tests.automation_harness import AutomationHarness, Office, post
 from workflows.automation_models import BirthdayScanInput, ScanResult

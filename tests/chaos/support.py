@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from benchmarks.stack import ProcessStack
 from db.models import DomainEvent, Inquiry, InquiryStep, Message, MessageStatus
 from db.session import SessionFactory, engine_from_settings, make_session_factory
-from starter.devstack.demo import KNOWN_PROSPECT_EMAIL, MAILBOX
-from starter.devstack.smtp_sink import ReceivedMail
+from starter.dev.demo import KNOWN_PROSPECT_EMAIL, MAILBOX
+from starter.dev.smtp_sink import ReceivedMail
 
 Kind = Literal["known", "expires", "confirms"]
 FINAL = {"completed", "expired", "ignored", "skipped", "cancelled", "failed", "aborted"}

@@ -10,7 +10,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from benchmarks.measure import until
 from benchmarks.stack import ProcessStack
 from db.models import MessageStatus
-from starter.devstack.smtp_sink import SinkHandler
+from starter.dev.smtp_sink import SinkHandler
 from tests.chaos.support import (
     Inspector,
     assert_exactly_once,

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import QuarantinedPayload, RawPayload
 from db.session import SessionFactory, create_engine, make_session_factory
 from settings import Settings
-from starter.devstack.demo import load_demo_data
+from starter.dev.demo import load_demo_data
 from starter.intake.service import BASE64_MARKER
 from tests.conftest import truncate_all
 from tests.http import app_client

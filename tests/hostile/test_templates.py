@@ -14,7 +14,7 @@ from db.models import MessageTemplate
 from db.session import SessionFactory
 from messaging.templating import TemplateRenderError, render
 from settings import Settings
-from starter.devstack.smtp_sink import SmtpSink
+from starter.dev.smtp_sink import SmtpSink
 from tests import factories
 from tests.http import app_client
 from tests.inquiry_harness import InquiryHarness, running_harness

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import Appointment, SlotRequest, User
 from db.session import SessionFactory
 from settings import Settings
-from starter.devstack.smtp_sink import SmtpSink
+from starter.dev.smtp_sink import SmtpSink
 from tests.http import app_client, login
 from tests.slot_harness import SlotHarness, proposals, temporal_down
 from web.security.passwords import hash_password

@@ -17,7 +17,7 @@ from db.session import SessionFactory
 from domain.slot_routing import ResponseType
 from messaging.inquiry_mail import InquiryMailComposer
 from settings import Settings
-from starter.devstack.smtp_sink import SmtpSink
+from starter.dev.smtp_sink import SmtpSink
 from starter.events.slots import slot_request_created_handler
 from tests import factories
 from tests.slot_harness import SlotHarness, proposals
@@ -106,10 +106,8 @@ async def test_without_a_contact_the_placeholder_is_empty_and_no_request_is_made
 
 def test_template_editor_previews_slot_mails_with_their_variables(settings: Settings) -> None:
     from messaging import default_templates
-    from web.pages.slot_preview import register_slot_preview
     from web.pages.template_preview import preview
 
-    register_slot_preview()
     for template in (t for t in default_templates.defaults() if t.key.startswith("slots.")):
         shown = preview(template.key, template.subject, template.body, settings, None)  # type: ignore[arg-type]
         assert shown.ok and not shown.generic, (template.key, shown.error)

@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.messages import PermanentDeliveryError, SmtpTransport, Transport
+from activities.messages import SmtpTransport
 from db.models import (
     Appointment,
     Contact,
@@ -27,8 +27,9 @@ from db.models import (
 from db.session import SessionFactory
 from domain.slot_routing import ResponseType, Target
 from messaging.sms import read_sms
+from messaging.transport import PermanentDeliveryError, Transport
 from settings import Settings
-from starter.devstack.smtp_sink import SmtpSink
+from starter.dev.smtp_sink import SmtpSink
 from tests.slot_harness import SlotHarness, proposals, running_slot_harness
 from workflows.slot_models import ChooseSlot, SlotState
 from workflows.slot_request import TimeSlotRequestWorkflow

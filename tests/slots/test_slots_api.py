@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.models import Appointment, DomainEvent, Property
 from settings import Settings
-from starter.devstack.smtp_sink import SmtpSink
+from starter.dev.smtp_sink import SmtpSink
 from tests.http import app_client
 from tests.slot_harness import SlotHarness, proposals, temporal_down
 from workflows.slot_models import SlotState

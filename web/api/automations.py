@@ -15,13 +15,14 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.automation_actions import actions
-from activities.automation_triggers import triggers
+from automations.actions import actions
+from automations.rules import RuleInvalidError
+from automations.triggers import triggers
 from db.models import AutomationRun
 from settings import Settings
 from starter.services import automations as service
-from starter.services.automation_store import RuleInvalidError
-from web.dependencies import Services, ServicesDep
+from starter.services.context import Services
+from web.dependencies import ServicesDep
 from workflows.automation_models import RuleDefinition
 
 router = APIRouter(prefix="/api/automations", tags=["automations"])

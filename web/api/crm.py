@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import crm_writes
 from db.base import Base, utcnow
 from db.models import Activity, Appointment, Contact, Deal, Inquiry, Note, Property, User
+from starter.services.context import Services
 from web.api.crm_models import (
     ActivityIn,
     ActivityOut,
@@ -32,7 +33,7 @@ from web.api.crm_models import (
     NoteOut,
     StageIn,
 )
-from web.dependencies import Services, ServicesDep
+from web.dependencies import ServicesDep
 
 router = APIRouter(prefix="/api", tags=["crm"])
 

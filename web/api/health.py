@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from web.dependencies import Services, ServicesDep
+from starter.services.context import Services
+from web.dependencies import ServicesDep
 
 router = APIRouter(tags=["ops"])
 CHECK_TIMEOUT = 3.0

@@ -28,8 +28,9 @@ from starter.intake.service import (
     RawBody,
 )
 from starter.intake.starting import temporal_starter
+from starter.services.context import Services
 from starter.services.inquiry_views import InquiryDetail, InquiryPage, inquiry_detail, inquiry_page
-from web.dependencies import Services, ServicesDep
+from web.dependencies import ServicesDep
 
 router = APIRouter(prefix="/api/inquiries", tags=["inquiries"])
 

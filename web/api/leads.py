@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.leads import hold_until
 from db.base import utcnow
+from db.lead_store import hold_until
 from db.models import Appointment, Lead, SalesPhase, SalesProcess, Task
 from domain import lead_schedule as schedule
 from starter.services import leads as lead_service
+from starter.services.context import Services
 from starter.services.lead_inputs import (
     AppointmentInput,
     Duration,
@@ -27,7 +28,7 @@ from starter.services.lead_inputs import (
     SalesProcessInput,
     TaskInput,
 )
-from web.dependencies import Services, ServicesDep
+from web.dependencies import ServicesDep
 from workflows.lead_models import lead_workflow_id
 
 router = APIRouter(prefix="/api", tags=["leads"])

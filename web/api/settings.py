@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from activities.inquiries import CONFIG_KEY
-from db.app_settings import load_section, save_section
+from db.app_settings import INQUIRY_MANAGER_KEY, load_section, save_section
 from messaging import default_templates
 from messaging.template_store import ensure_default_templates
-from web.dependencies import Services, ServicesDep
+from starter.services.context import Services
+from web.dependencies import ServicesDep
 from workflows.inquiry_models import InquiryManagerConfig
 
 router = APIRouter(prefix="/api/settings", tags=["settings"])
@@ -19,14 +19,14 @@ router = APIRouter(prefix="/api/settings", tags=["settings"])
 
 async def read_inquiry_config(services: Services) -> InquiryManagerConfig:
     async with services.sessions() as session:
-        return await load_section(session, CONFIG_KEY, InquiryManagerConfig)
+        return await load_section(session, INQUIRY_MANAGER_KEY, InquiryManagerConfig)
 
 
 async def write_inquiry_config(services: Services, config: InquiryManagerConfig) -> InquiryManagerConfig:
     """Saves CONFIG and makes sure every reminder 1..K has a template of its own (seed 000)."""
     async with services.sessions.begin() as session:
         await ensure_default_templates(session, default_templates.defaults(config.followup_attempts))
-        await save_section(session, CONFIG_KEY, config)
+        await save_section(session, INQUIRY_MANAGER_KEY, config)
     return config
 
 

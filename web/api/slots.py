@@ -29,13 +29,12 @@ from db.slot_store import (
 )
 from domain.slot_routing import Delivery
 from starter.services import slots as slot_service
-from web.dependencies import Services, ServicesDep
-from web.pages.slot_preview import register_slot_preview
+from starter.services.context import Services
+from web.dependencies import ServicesDep
 from workflows.slot_models import ChooseSlot
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["time slots"])
-register_slot_preview()  # the template editor previews slots.* mails with the composer's variables
 
 
 def request_time() -> datetime:

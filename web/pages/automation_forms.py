@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.automation_actions import FormField, actions
+from automations.actions import FormField, actions
 from db.models import AutomationRule, MessageTemplate, User
 from messaging import default_templates
 from workflows.automation_models import RuleDefinition

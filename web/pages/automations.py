@@ -12,17 +12,16 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from activities.automation_actions import actions
-from activities.automation_triggers import triggers
+from automations.actions import actions
+from automations.rules import RuleInvalidError
+from automations.triggers import triggers
 from starter.services import automations as service
-from starter.services.automation_store import RuleInvalidError
 from web.dependencies import ServicesDep
 from web.flash import flash
 from web.pages.automation_forms import RuleForm, choices, form_of, parse_form
-from web.templating import register_nav_item, templates
+from web.templating import templates
 
 router = APIRouter(prefix="/automations", tags=["automations"], include_in_schema=False)
-register_nav_item("Automationen", "/automations", order=40)
 
 
 def _not_found(exc: service.RuleNotFoundError) -> HTTPException:

@@ -21,8 +21,9 @@ from db.crm import ConfirmedAddress
 from db.models import Inquiry, InquiryStatus, Property, RawPayload
 from domain.links import LinkClaims, LinkError, LinkSigner
 from messaging.inquiry_mail import CONFIRM_PURPOSE
+from starter.services.context import Services
 from starter.temporal.inquiries import inquiry_handle
-from web.dependencies import Services, ServicesDep
+from web.dependencies import ServicesDep
 from web.templating import templates
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import ConfirmationInput

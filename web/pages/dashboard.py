@@ -21,11 +21,10 @@ from db.models import InquiryStatus
 from starter.services import dashboard as queries
 from starter.services.inquiry_views import InquiryDetail, InquiryItem, inquiry_detail, inquiry_page
 from web.dependencies import ServicesDep
-from web.templating import format_datetime, format_short_datetime, register_nav_item, templates
+from web.templating import format_datetime, format_short_datetime, templates
 from web.texts import t
 
 router = APIRouter(tags=["office"], include_in_schema=False)
-register_nav_item(t("nav.dashboard"), "/dashboard", order=10)
 
 PAGE_SIZE = 25
 

@@ -18,9 +18,10 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from starter.devstack.smtp_sink import read_mailbox
-from web.dependencies import Services, ServicesDep
-from web.templating import register_nav_item, templates
+from starter.dev.smtp_sink import read_mailbox
+from starter.services.context import Services
+from web.dependencies import ServicesDep
+from web.templating import templates
 
 # Names the sink writes (`20261123T101500123456-000001.eml`); anything else is not ours to serve.
 _NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,200}\.eml$")
@@ -32,7 +33,6 @@ def _development_only(services: ServicesDep) -> None:
 
 
 router = APIRouter(prefix="/dev/mail", tags=["dev"], include_in_schema=False, dependencies=[Depends(_development_only)])
-register_nav_item("Mails (Dev)", "/dev/mail", order=900, dev_only=True)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from messaging.sms import read_sms
 from web.dependencies import ServicesDep
-from web.templating import register_nav_item, templates
+from web.templating import templates
 
 
 def _development_only(services: ServicesDep) -> None:
@@ -24,7 +24,6 @@ def _development_only(services: ServicesDep) -> None:
 
 
 router = APIRouter(prefix="/dev/sms", tags=["dev"], include_in_schema=False, dependencies=[Depends(_development_only)])
-register_nav_item("SMS (Dev)", "/dev/sms", order=901, dev_only=True)
 
 
 def _with_time(record: dict[str, Any]) -> dict[str, Any]:

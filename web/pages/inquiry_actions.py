@@ -18,8 +18,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from db.models import Inquiry
+from starter.services.context import Services
 from starter.temporal.inquiries import inquiry_handle
-from web.dependencies import Services, ServicesDep
+from web.dependencies import ServicesDep
 from web.flash import flash
 from web.pages.dashboard import not_found
 from web.security.auth import CurrentUserDep

@@ -18,20 +18,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from activities.leads import holds_until
 from db.base import utcnow
+from db.lead_store import holds_until
 from db.models import Appointment, Contact, Lead, Message, Property, SalesPhase, SalesProcess, Task, User
 from starter.services import leads as lead_service
+from starter.services.context import Services
 from starter.services.lead_inputs import NewLead, TaskInput
 from starter.services.office_choices import office_choices
 from web.api.leads import lead_out, lead_view
-from web.dependencies import Services, ServicesDep
+from web.dependencies import ServicesDep
 from web.flash import flash
 from web.security.auth import current_user
-from web.templating import register_nav_item, templates
+from web.templating import templates
 
 router = APIRouter(tags=["office"], include_in_schema=False)
-register_nav_item("Leads", "/leads", order=20)
 
 
 @router.get("/leads", response_class=HTMLResponse)

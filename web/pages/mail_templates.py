@@ -16,15 +16,15 @@ from sqlalchemy import select
 
 from db.base import utcnow
 from db.models import MessageTemplate
-from web.dependencies import Services, ServicesDep
+from starter.services.context import Services
+from web.dependencies import ServicesDep
 from web.flash import flash
 from web.pages.dashboard import not_found
 from web.pages.template_preview import Preview, preview
-from web.templating import register_nav_item, templates
+from web.templating import templates
 from web.texts import t
 
 router = APIRouter(tags=["office"], include_in_schema=False)
-register_nav_item(t("nav.templates"), "/settings/templates", order=70)
 
 MAX_SUBJECT = 500
 MAX_BODY = 50_000

@@ -23,11 +23,10 @@ from web.pages.settings_forms import (
     form_values,
     parse_form,
 )
-from web.templating import register_nav_item, templates
+from web.templating import templates
 from web.texts import has_text, t
 
 router = APIRouter(tags=["office"], include_in_schema=False)
-register_nav_item(t("nav.settings"), "/settings/inquiry-manager", order=60)
 
 PATH = "/settings/inquiry-manager"
 

@@ -30,15 +30,15 @@ from db.slot_store import (
     slot_link,
 )
 from starter.services import slots as slot_service
+from starter.services.context import Services
 from starter.services.office_choices import office_choices
-from web.dependencies import Services, ServicesDep
+from web.dependencies import ServicesDep
 from web.flash import flash
 from web.security.auth import current_user
-from web.templating import register_nav_item, templates
+from web.templating import templates
 from workflows.slot_models import ChooseSlot
 
 router = APIRouter(tags=["office"], include_in_schema=False)
-register_nav_item("Terminanfragen", "/slot-requests", order=30)
 
 LIST = "/slot-requests"
 SETTINGS = "/settings/time-slots"

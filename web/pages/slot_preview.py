@@ -14,7 +14,7 @@ from db.models import Contact, SlotProposal, SlotRequest
 from db.session import SessionFactory
 from messaging.slot_mail import SlotData, SlotMailComposer, slot_text
 from settings import Settings
-from web.pages.template_preview import register_demo_context, sample_agent, sample_property
+from starter.services.showcase import sample_agent, sample_property
 
 
 def slot_demo_context(key: str, settings: Settings, sessions: SessionFactory) -> dict[str, Any] | None:
@@ -46,7 +46,3 @@ def slot_demo_context(key: str, settings: Settings, sessions: SessionFactory) ->
     first = proposals[0]
     context["appointment"] = {"text": slot_text(first.starts_at, first.ends_at, composer.zone)}
     return context
-
-
-def register_slot_preview() -> None:
-    register_demo_context("slots.", slot_demo_context)

@@ -25,8 +25,9 @@ from db.slot_store import load_slot_settings
 from domain.links import LinkClaims, LinkError, LinkSigner
 from messaging.inquiry_mail import key_facts
 from messaging.slot_mail import property_address, slot_text
+from starter.services.context import Services
 from starter.temporal.slots import slot_handle
-from web.dependencies import Services, ServicesDep
+from web.dependencies import ServicesDep
 from web.pages.slot_form import MAX_COMMENT_CHARS, SlotForm, read_form, validate
 from web.templating import templates
 from workflows.slot_models import SLOT_PURPOSE, SlotAnswer

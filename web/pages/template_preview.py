@@ -3,13 +3,12 @@
 A template is refused when it does not parse, reaches for internals (`{{ ''.__class__.__mro__ }}`), or fails
 to render with the variables its mails really get. Those come from a demo context per template family:
 inquiry mails use the inquiry composer's own context builder on demo records, so the preview cannot drift
-from what is sent. A family without one (its feature may register it with `register_demo_context`) is
+from what is sent. A family without one (each family is listed in DEMO_CONTEXTS) is
 rendered with placeholders (‹name›) for whatever it uses: syntax, sandbox and work budget still count.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,26 +17,21 @@ from typing import Any, Literal
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from activities.leads import lead_link
 from db.base import utcnow
-from db.models import Inquiry, Property, User
+from db.models import Inquiry
 from db.session import SessionFactory
+from domain.links import lead_link
 from messaging.inquiry_mail import InquiryMailComposer
 from messaging.templating import TemplateRenderError, render_mail
 from settings import Settings
-from starter.devstack.demo import AGENT_EMAIL, AGENT_NAME, SHOWCASE_PROPERTY
+from starter.services.showcase import AGENT_NAME, sample_agent, sample_property
+from web.pages.slot_preview import slot_demo_context
 from web.texts import t
 from workflows.inquiry_models import MailRequest
 
 # None from a factory: this key is not one it knows (the placeholders are used instead).
 DemoContext = Callable[[str, Settings, SessionFactory], dict[str, Any] | None]
-_demo_contexts: dict[str, DemoContext] = {}
 _parser = SandboxedEnvironment()  # parsing only; rendering goes through messaging.templating
-
-
-def register_demo_context(prefix: str, factory: DemoContext) -> None:
-    """FACTORY(template key, settings, sessions) builds the variables of the templates whose key starts with PREFIX."""
-    _demo_contexts[prefix] = factory
 
 
 @dataclass
@@ -59,7 +53,7 @@ def preview(key: str, subject: str, body: str, settings: Settings, sessions: Ses
         used = _check_source(subject) | _check_source(body)
     except TemplateRenderError as exc:
         return Preview(error=str(exc))
-    factory = next((f for prefix, f in sorted(_demo_contexts.items(), reverse=True) if key.startswith(prefix)), None)
+    factory = next((f for prefix, f in sorted(DEMO_CONTEXTS.items(), reverse=True) if key.startswith(prefix)), None)
     context = factory(key, settings, sessions) if factory else None
     generic = context is None
     if context is None:
@@ -137,17 +131,6 @@ _INQUIRY_KINDS: dict[str, Literal["confirmation", "followup", "expose", "manager
 }
 
 
-def sample_agent() -> User:
-    """The previews' agent: the demo office's Anna Agent (not read from the database: a preview writes nothing
-    and works in an office without demo data)."""
-    return User(id=1, name=AGENT_NAME, email=AGENT_EMAIL)
-
-
-def sample_property() -> Property:
-    """The previews' property: the demo office's showcase flat, managed by sample_agent()."""
-    return Property(id=1, external_ref="W-1001", manager_user_id=1, **copy.deepcopy(SHOWCASE_PROPERTY))
-
-
 def _inquiry_context(key: str, settings: Settings, sessions: SessionFactory) -> dict[str, Any] | None:
     name = key.removeprefix("inquiry.")
     attempt = 2  # the manager notice counts the reminders sent
@@ -188,5 +171,10 @@ def _lead_context(key: str, settings: Settings, sessions: SessionFactory) -> dic
     }
 
 
-register_demo_context("inquiry.", _inquiry_context)
-register_demo_context("lead.", _lead_context)
+# FACTORY(template key, settings, sessions) builds the variables of the templates whose key starts with the
+# prefix; a family without one previews with placeholders.
+DEMO_CONTEXTS: dict[str, DemoContext] = {
+    "inquiry.": _inquiry_context,
+    "lead.": _lead_context,
+    "slots.": slot_demo_context,
+}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
@@ -109,12 +110,22 @@ def _matches(token: str | None, *secrets: Any) -> bool:
     return any(s is not None and hmac.compare_digest(token.encode(), s.get_secret_value().encode()) for s in secrets)
 
 
+# Renders a human page for a refused form post (the page layout lives with the templates, above this module).
+ProblemPage = Callable[[Request, str, str, int], Response]
+
+
 class AuthMiddleware:
     """Pure ASGI: it must run before FastAPI reads (and possibly rejects) a body, and stream bodies through."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, problem_page: ProblemPage) -> None:
         self.app = app
         self.settings = settings
+        self.problem_page = problem_page
+
+    def _csrf_failed(self, scope: Scope, receive: Receive) -> Response:
+        if scope["path"].startswith("/api/"):
+            return JSONResponse({"detail": t("csrf.api")}, status_code=403)
+        return self.problem_page(Request(scope, receive), t("csrf.title"), t("csrf.message"), 403)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,7 +162,7 @@ class AuthMiddleware:
                 await JSONResponse({"detail": t("error.too_large")}, status_code=413)(scope, receive, send)
                 return
             if not token_matches(scope.get("session"), token):
-                await _csrf_failed(scope, receive)(scope, receive, send)
+                await self._csrf_failed(scope, receive)(scope, receive, send)
                 return
         scope.setdefault("state", {})["user"] = user
         await self.app(scope, receive, send)
@@ -188,16 +199,6 @@ def _login_required(scope: Scope) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def _csrf_failed(scope: Scope, receive: Receive) -> Response:
-    if scope["path"].startswith("/api/"):
-        return JSONResponse({"detail": t("csrf.api")}, status_code=403)
-    from web.templating import templates  # the template environment imports this module
-
-    request = Request(scope, receive)
-    context = {"title": t("csrf.title"), "message": t("csrf.message")}
-    return templates.TemplateResponse(request, "office/problem.html", context, status_code=403)
-
-
 def safe_next(target: str | None) -> str:
     """Only a path on this site: `next=https://evil.example` or `//evil.example` must not redirect away."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -205,9 +206,9 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def install_auth(app: FastAPI, settings: Settings) -> None:
+def install_auth(app: FastAPI, settings: Settings, problem_page: ProblemPage) -> None:
     """Session outside, auth inside: the auth middleware reads the session the outer one decoded."""
-    app.add_middleware(AuthMiddleware, settings=settings)
+    app.add_middleware(AuthMiddleware, settings=settings, problem_page=problem_page)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.effective_secret_key(),

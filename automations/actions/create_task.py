@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from activities.automation_actions import Action, ActionContext, ActionError, FormField
-from activities.automation_actions._support import PERSON_LABELS
+from automations.actions import Action, ActionContext, ActionError, FormField
+from automations.actions._support import PERSON_LABELS
 from db.base import utcnow
 from db.crm import create_task_once
 from messaging.templating import TemplateRenderError, render

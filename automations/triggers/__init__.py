@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.models import DomainEvent
+
 YES_NO: tuple[tuple[str, str], ...] = (("true", "ja"), ("false", "nein"))
 # db.models.ContactStatus values with the words the office uses.
 STATUS_LABELS: dict[str, str] = {
@@ -86,3 +88,7 @@ def get_trigger(kind: str) -> Trigger:
 def payload_int(event: EventData, name: str) -> int | None:
     value = event.payload.get(name)
     return int(value) if value is not None else None
+
+
+def event_data(event: DomainEvent) -> EventData:
+    return EventData(id=event.id, kind=event.kind, payload=dict(event.payload), depth=event.depth)

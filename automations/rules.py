@@ -8,8 +8,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.automation_actions import actions, get_action
-from activities.automation_triggers import triggers
+from automations.actions import actions, get_action
+from automations.triggers import triggers
 from db.base import utcnow
 from db.models import AutomationRule
 from domain.automation_builtin import BUILTIN_RULES

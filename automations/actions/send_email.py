@@ -7,8 +7,8 @@ from email.utils import formataddr
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from activities.automation_actions import Action, ActionContext, ActionError, FormField
-from activities.automation_actions._support import PERSON_LABELS, Person
+from automations.actions import Action, ActionContext, ActionError, FormField
+from automations.actions._support import PERSON_LABELS, Person
 from db.models import MessageTemplate
 from db.outbox import NewMessage, enqueue_message, header_safe
 from messaging import default_templates

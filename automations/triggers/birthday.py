@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.automation_triggers import CONTACT_STATUSES, YES_NO, EventData, FactField, Trigger, payload_int
+from automations.triggers import CONTACT_STATUSES, YES_NO, EventData, FactField, Trigger, payload_int
 from db.models import Contact
 from workflows.automation_models import BIRTHDAY_TRIGGER
 

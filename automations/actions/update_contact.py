@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, model_validator
 
-from activities.automation_actions import Action, ActionContext, FormField
-from activities.automation_actions._support import PERSON_LABELS
-from activities.automation_triggers import STATUS_LABELS
+from automations.actions import Action, ActionContext, FormField
+from automations.actions._support import PERSON_LABELS
+from automations.triggers import STATUS_LABELS
 from db.models import ContactStatus
 from workflows.automation_models import ActionOutcome
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.automation_triggers import EventData, FactField, Trigger, payload_int
+from automations.triggers import EventData, FactField, Trigger, payload_int
 from db.models import Deal
 
 STAGES = ("Anfrage", "Besichtigung", "Reserviert", "Verkauft", "Vermietet", "Abgesagt")

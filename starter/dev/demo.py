@@ -33,10 +33,9 @@ from db.models import (
 from db.session import SessionFactory
 from messaging.template_store import ensure_default_templates
 from settings import Settings
+from starter.services.showcase import AGENT_EMAIL, AGENT_NAME, SHOWCASE_PROPERTY
 from web.security.passwords import hash_password
 
-AGENT_NAME = "Anna Agent"
-AGENT_EMAIL = "agent@immoflow.local"
 AGENT_PASSWORD = "demo"
 SECOND_AGENT_EMAIL = "max@immoflow.local"
 MAILBOX = "anfragen@immoflow.local"
@@ -166,31 +165,6 @@ async def _property(
         for position, contact in enumerate(contact_persons):
             session.add(PropertyContactPerson(property_id=prop.id, contact_id=contact.id, position=position))
     return prop
-
-
-# The demo office's showcase flat; the template previews show it too, so a preview looks like a real mail.
-SHOWCASE_PROPERTY: dict[str, Any] = {
-    "title": "Helle 3-Zimmer-Wohnung mit Balkon in Kreuzberg",
-    "property_type": "Wohnung",
-    "rooms": Decimal("3"),
-    "living_area": Decimal("78.50"),
-    "price": Decimal("1250.00"),
-    "street": "Lindenstraße 12",
-    "zip_code": "10969",
-    "city": "Berlin",
-    "key_data": {
-        "Kaltmiete": "1.250 €",
-        "Nebenkosten": "230 €",
-        "Kaution": "3 Kaltmieten",
-        "Etage": "2. OG",
-        "Baujahr": "1998",
-        "Bezugsfrei ab": "sofort",
-        "Balkon": "ja",
-    },
-    # Relative: served by the web app itself, so it stays right whatever host and port the app runs on.
-    "cover_image_url": "/static/demo/w-1001.svg",
-    "expose_url": "/static/demo/w-1001-expose.html",
-}
 
 
 async def _properties(session: AsyncSession, result: DemoResult, anna: User, max_: User, c: dict[str, Contact]) -> None:

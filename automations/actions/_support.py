@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.automation_triggers import EventData
+from automations.triggers import EventData
 from db.models import Appointment, Contact, Deal, Property, PropertyContactPerson, User
 from messaging.inquiry_mail import salutation_line
 from settings import Settings

@@ -21,9 +21,16 @@ from types import FrameType
 from typing import IO
 
 from settings import Settings, SettingsError, get_settings
-from starter.devstack.children import Child, PidFile, reap_leftovers, spawn, stop_group
-from starter.devstack.config import LOCAL, DevOptions, answers, child_environment, port_free, temporal_command
-from starter.devstack.smtp_sink import SmtpSink
+from starter.dev.children import Child, PidFile, reap_leftovers, spawn, stop_group
+from starter.dev.config import (
+    LOCAL,
+    DevOptions,
+    answers,
+    child_environment,
+    port_free,
+    temporal_command,
+)
+from starter.dev.smtp_sink import SmtpSink
 
 TEMPORAL_READY_TIMEOUT = 60.0
 WEB_READY_TIMEOUT = 90.0
@@ -150,7 +157,8 @@ class DevStack:
 
         from db.models import User
         from db.session import engine_from_settings, make_session_factory
-        from starter.devstack.demo import AGENT_EMAIL, has_users, load_demo_data
+        from starter.dev.demo import has_users, load_demo_data
+        from starter.services.showcase import AGENT_EMAIL
 
         engine = engine_from_settings(self.settings)
         try:
@@ -190,7 +198,8 @@ class DevStack:
         if self.sink is not None:
             lines.append(f"  caught mail    {web}/dev/mail   (SMTP sink on {LOCAL}:{self.sink.port})")
         if demo_login:
-            from starter.devstack.demo import AGENT_EMAIL, AGENT_PASSWORD
+            from starter.dev.demo import AGENT_PASSWORD
+            from starter.services.showcase import AGENT_EMAIL
 
             lines.append(f"  demo login     {AGENT_EMAIL} / {AGENT_PASSWORD}")
         lines += [f"  data dir       {o.data_dir}  (Temporal log: {o.data_dir / 'logs' / 'temporal.log'})", ""]

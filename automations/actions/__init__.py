@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from activities.automation_actions._support import ActionContext, ActionError
+from automations.actions._support import ActionContext, ActionError
 from workflows.automation_models import ActionOutcome
 
 __all__ = ["Action", "ActionContext", "ActionError", "FormField", "actions", "get_action"]

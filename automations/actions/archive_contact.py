@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from activities.automation_actions import Action, ActionContext
+from automations.actions import Action, ActionContext
 from db.models import ContactStatus
 from workflows.automation_models import ActionOutcome
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from activities.automation_actions import Action, ActionContext, ActionError, FormField
-from activities.automation_triggers.deal_stage_changed import STAGES
+from automations.actions import Action, ActionContext, ActionError, FormField
+from automations.triggers.deal_stage_changed import STAGES
 from db.crm_writes import change_deal_stage
 from db.models import Deal
 from workflows.automation_models import ActionOutcome

@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from activities.automation_actions import Action, ActionContext, ActionError, FormField
-from activities.automation_actions._support import PERSON_LABELS
-from activities.automation_triggers import STATUS_LABELS
+from automations.actions import Action, ActionContext, ActionError, FormField
+from automations.actions._support import PERSON_LABELS
+from automations.triggers import STATUS_LABELS
 from db.crm import ProspectAddress, create_contact
 from db.models import Contact, ContactStatus, Inquiry
 from workflows.automation_models import ActionOutcome
