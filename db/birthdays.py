@@ -14,9 +14,8 @@ from sqlalchemy import and_, extract, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.events import record_event
+from db.events import Birthday, record_event
 from db.models import BirthdayGreeting, Contact, ContactStatus
-from workflows.automation_models import BIRTHDAY_TRIGGER
 
 
 def birthday_dates(day: date) -> list[tuple[int, int]]:
@@ -58,9 +57,7 @@ async def record_birthdays(session: AsyncSession, day: date) -> tuple[int, int]:
             continue
         try:
             async with session.begin_nested():
-                event = record_event(
-                    session, BIRTHDAY_TRIGGER, {"contact_id": contact_id, "year": day.year, "day": day.isoformat()}
-                )
+                event = record_event(session, Birthday(contact_id=contact_id, year=day.year, day=day))
                 await session.flush()
                 session.add(BirthdayGreeting(contact_id=contact_id, year=day.year, day=day, event_id=event.id))
                 await session.flush()

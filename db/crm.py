@@ -7,13 +7,13 @@ commit together.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.events import record_event
+from db.events import AppointmentCreated, ContactCreated, TaskCreated, record_event
 from db.models import Activity, Appointment, Contact, ContactStatus, Inquiry, Task
 
 DuplicateMode = Literal["email", "name_zip", "off"]
@@ -120,8 +120,7 @@ async def create_contact(
     await session.flush()
     record_event(
         session,
-        "contact.created",
-        {"contact_id": contact.id, "source": source, "created_by_automation": source.startswith("automation")},
+        ContactCreated(contact_id=contact.id, source=source, created_by_automation=source.startswith("automation")),
         depth=event_depth,
     )
     return contact
@@ -159,15 +158,14 @@ async def create_task_once(
     await session.flush()
     record_event(
         session,
-        "task.created",
-        {
-            "task_id": task.id,
-            "lead_id": lead_id,
-            "inquiry_id": inquiry_id,
-            "assignee_user_id": assignee_user_id,
-            "due_at": due_at.isoformat() if due_at else None,
-            "created_at": task.created_at.isoformat(),
-        },
+        TaskCreated(
+            task_id=task.id,
+            lead_id=lead_id,
+            inquiry_id=inquiry_id,
+            assignee_user_id=assignee_user_id,
+            due_at=due_at,
+            created_at=task.created_at,
+        ),
     )
     return task
 
@@ -194,27 +192,23 @@ async def latest_stop_activity(
     return await session.scalar(query)
 
 
-def appointment_event(appointment: Appointment, **extra: Any) -> dict[str, Any]:
-    """The `appointment.created` payload: lead workflows and automations both read it, so it is complete."""
-    return {
-        "appointment_id": appointment.id,
-        "lead_id": appointment.lead_id,
-        "contact_id": appointment.contact_id,
-        "property_id": appointment.property_id,
-        "user_id": appointment.user_id,
-        "kind": appointment.kind,
-        "starts_at": appointment.starts_at.isoformat(),
-        "ends_at": appointment.ends_at.isoformat(),
-        "created_at": appointment.created_at.isoformat(),
-        **extra,
-    }
-
-
 async def add_appointment(
-    session: AsyncSession, appointment: Appointment, *, depth: int = 0, **extra: Any
+    session: AsyncSession, appointment: Appointment, *, depth: int = 0, slot_request_id: int | None = None
 ) -> Appointment:
     """Insert APPOINTMENT with its `appointment.created` event in the caller's transaction."""
     session.add(appointment)
     await session.flush()
-    record_event(session, "appointment.created", appointment_event(appointment, **extra), depth=depth)
+    event = AppointmentCreated(
+        appointment_id=appointment.id,
+        lead_id=appointment.lead_id,
+        contact_id=appointment.contact_id,
+        property_id=appointment.property_id,
+        user_id=appointment.user_id,
+        kind=appointment.kind,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        created_at=appointment.created_at,
+        **({"slot_request_id": slot_request_id} if slot_request_id is not None else {}),
+    )
+    record_event(session, event, depth=depth)
     return appointment

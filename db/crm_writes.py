@@ -11,11 +11,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.crm import add_appointment, appointment_event
-from db.events import record_event
+from db.crm import add_appointment
+from db.events import ActivityCreated, ContactCreated, DealCreated, DealStageChanged, NoteCreated, record_event
 from db.models import Activity, Contact, Deal, Note
 
-__all__ = ["add_appointment", "appointment_event"]  # the CRM API and automations import them from here
+__all__ = ["add_appointment"]  # the CRM API and automations import it from here
 
 
 async def add_contact(session: AsyncSession, contact: Contact, *, depth: int = 0) -> Contact:
@@ -24,8 +24,7 @@ async def add_contact(session: AsyncSession, contact: Contact, *, depth: int = 0
     source = contact.source or ""
     record_event(
         session,
-        "contact.created",
-        {"contact_id": contact.id, "source": source, "created_by_automation": source.startswith("automation")},
+        ContactCreated(contact_id=contact.id, source=source, created_by_automation=source.startswith("automation")),
         depth=depth,
     )
     return contact
@@ -36,15 +35,14 @@ async def add_activity(session: AsyncSession, activity: Activity, *, depth: int 
     await session.flush()
     record_event(
         session,
-        "activity.created",
-        {
-            "activity_id": activity.id,
-            "kind": activity.kind,
-            "reason": activity.reason,
-            "contact_id": activity.contact_id,
-            "property_id": activity.property_id,
-            "inquiry_id": activity.inquiry_id,
-        },
+        ActivityCreated(
+            activity_id=activity.id,
+            kind=activity.kind,
+            reason=activity.reason,
+            contact_id=activity.contact_id,
+            property_id=activity.property_id,
+            inquiry_id=activity.inquiry_id,
+        ),
         depth=depth,
     )
     return activity
@@ -54,10 +52,7 @@ async def add_note(session: AsyncSession, note: Note, *, depth: int = 0) -> Note
     session.add(note)
     await session.flush()
     record_event(
-        session,
-        "note.created",
-        {"note_id": note.id, "contact_id": note.contact_id, "property_id": note.property_id},
-        depth=depth,
+        session, NoteCreated(note_id=note.id, contact_id=note.contact_id, property_id=note.property_id), depth=depth
     )
     return note
 
@@ -67,8 +62,7 @@ async def add_deal(session: AsyncSession, deal: Deal, *, depth: int = 0) -> Deal
     await session.flush()
     record_event(
         session,
-        "deal.created",
-        {"deal_id": deal.id, "stage": deal.stage, "contact_id": deal.contact_id, "property_id": deal.property_id},
+        DealCreated(deal_id=deal.id, stage=deal.stage, contact_id=deal.contact_id, property_id=deal.property_id),
         depth=depth,
     )
     return deal
@@ -84,14 +78,13 @@ async def change_deal_stage(
     previous, deal.stage, deal.updated_at = deal.stage, stage, now or utcnow()
     record_event(
         session,
-        "deal.stage_changed",
-        {
-            "deal_id": deal.id,
-            "stage": stage,
-            "previous_stage": previous,
-            "contact_id": deal.contact_id,
-            "property_id": deal.property_id,
-        },
+        DealStageChanged(
+            deal_id=deal.id,
+            stage=stage,
+            previous_stage=previous,
+            contact_id=deal.contact_id,
+            property_id=deal.property_id,
+        ),
         depth=depth,
     )
     return True

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.app_settings import load_section
 from db.base import utcnow
-from db.events import record_event
+from db.events import SlotRequestCreated, record_event
 from db.models import Contact, Property, PropertyContactPerson, SlotRequest, SlotRequestStatus, User
 from domain.links import LinkSigner
 from domain.slot_routing import RecipientKind, ResponseType
@@ -27,7 +27,7 @@ from workflows.slot_models import SLOT_PURPOSE, slot_workflow_id
 log = logging.getLogger(__name__)
 
 SETTINGS_KEY = "time_slots"
-CREATED_EVENT = "slot_request.created"
+CREATED_EVENT = SlotRequestCreated.KIND
 TIME_SLOT_PLACEHOLDER = "time_slot_link"
 MAX_VALIDITY = timedelta(days=365)
 
@@ -171,7 +171,7 @@ async def create_slot_request(
     session.add(request)
     await session.flush()
     request.workflow_id = slot_workflow_id(request.id)
-    record_event(session, CREATED_EVENT, {"slot_request_id": request.id, "workflow_id": request.workflow_id})
+    record_event(session, SlotRequestCreated(slot_request_id=request.id, workflow_id=request.workflow_id))
     return request
 
 

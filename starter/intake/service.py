@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.events import record_event
+from db.events import InquiryReceived, record_event
 from db.models import Inquiry, InquiryStatus, InquiryStep, QuarantinedPayload, RawPayload
 from db.session import SessionFactory
 from starter.intake.payload import DEFAULT_TIME_ZONE, InquiryPayload, PayloadError
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024  # a portal inquiry is a few KiB; anything near this is a mistake or an attack
 OVERSIZE_KEPT_BYTES = 64 * 1024  # enough of an oversized body to see what it was, without storing all of it
 WORKFLOW_START_TIMEOUT_SECONDS = 5.0  # the caller waits for this at most; the dispatcher retries later
-RECEIVED_EVENT = "inquiry.received"
+RECEIVED_EVENT = InquiryReceived.KIND
 CHANNEL_JSON = "api-json"
 CHANNEL_OPENIMMO = "openimmo"
 # Bodies that are not valid UTF-8 text (or hold NUL, which PostgreSQL text refuses) are kept byte for byte.
@@ -172,14 +172,13 @@ class IntakeService:
                 _add_received_step(session, inquiry)
                 record_event(
                     session,
-                    RECEIVED_EVENT,
-                    {
-                        "inquiry_id": inquiry.id,
-                        "source": inquiry.source,
-                        "property_ref": inquiry.property_ref,
-                        "mailbox": inquiry.mailbox_address,
-                        "workflow_id": workflow_id,
-                    },
+                    InquiryReceived(
+                        inquiry_id=inquiry.id,
+                        source=inquiry.source,
+                        property_ref=inquiry.property_ref,
+                        mailbox=inquiry.mailbox_address,
+                        workflow_id=workflow_id,
+                    ),
                 )
                 return inquiry.id, inquiry.status, workflow_id, False
         except IntegrityError:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import crm
-from db.events import record_event
+from db.events import LeadClosed, LeadCreated, LeadPhaseChanged, SalesProcessChanged, TaskCreated, record_event
 from db.models import Appointment, Contact, Lead, Property, SalesPhase, SalesProcess, Task, User
 from starter.services.lead_inputs import AppointmentInput, NewLead, SalesProcessInput, TaskInput
 
@@ -68,7 +68,7 @@ async def create_process(session: AsyncSession, data: SalesProcessInput) -> Sale
     _apply_settings(process, data)
     session.add(process)
     await session.flush()
-    record_event(session, "sales_process.changed", {"process_id": process.id, "created": True, "lead_ids": []})
+    record_event(session, SalesProcessChanged(process_id=process.id, created=True, lead_ids=[]))
     return process
 
 
@@ -110,7 +110,7 @@ async def update_process(session: AsyncSession, process_id: int, data: SalesProc
         await session.scalars(select(Lead.id).where(Lead.process_id == process.id, Lead.status == "open"))
     )
     # The leads running under the old settings at this moment: each reloads its configuration.
-    record_event(session, "sales_process.changed", {"process_id": process.id, "created": False, "lead_ids": open_leads})
+    record_event(session, SalesProcessChanged(process_id=process.id, created=False, lead_ids=open_leads))
     return process
 
 
@@ -166,11 +166,7 @@ async def create_lead(session: AsyncSession, data: NewLead, now: datetime) -> Le
     )
     session.add(lead)
     await session.flush()
-    record_event(
-        session,
-        "lead.created",
-        {"lead_id": lead.id, "process_id": process.id, "phase_id": phase.id, "phase_entered_at": now.isoformat()},
-    )
+    record_event(session, LeadCreated(lead_id=lead.id, process_id=process.id, phase_id=phase.id, phase_entered_at=now))
     return lead
 
 
@@ -185,8 +181,7 @@ async def change_phase(session: AsyncSession, lead_id: int, phase_id: int, now: 
     lead.phase_id, lead.phase_entered_at = phase.id, now
     record_event(
         session,
-        "lead.phase_changed",
-        {"lead_id": lead.id, "phase_id": phase.id, "previous_phase_id": previous, "phase_entered_at": now.isoformat()},
+        LeadPhaseChanged(lead_id=lead.id, phase_id=phase.id, previous_phase_id=previous, phase_entered_at=now),
     )
     return lead
 
@@ -194,7 +189,7 @@ async def change_phase(session: AsyncSession, lead_id: int, phase_id: int, now: 
 async def close_lead(session: AsyncSession, lead_id: int, now: datetime) -> Lead:
     lead = _open(await get_lead(session, lead_id))
     lead.status, lead.closed_at = "closed", now
-    record_event(session, "lead.closed", {"lead_id": lead.id, "closed_at": now.isoformat()})
+    record_event(session, LeadClosed(lead_id=lead.id, closed_at=now))
     return lead
 
 
@@ -232,15 +227,14 @@ async def add_task(session: AsyncSession, lead_id: int, data: TaskInput, now: da
     await session.flush()
     record_event(
         session,
-        "task.created",
-        {
-            "task_id": task.id,
-            "lead_id": lead.id,
-            "contact_id": task.contact_id,
-            "property_id": task.property_id,
-            "assignee_user_id": task.assignee_user_id,
-            "due_at": task.due_at.isoformat() if task.due_at else None,
-            "created_at": now.isoformat(),
-        },
+        TaskCreated(
+            task_id=task.id,
+            lead_id=lead.id,
+            contact_id=task.contact_id,
+            property_id=task.property_id,
+            assignee_user_id=task.assignee_user_id,
+            due_at=task.due_at,
+            created_at=now,
+        ),
     )
     return task

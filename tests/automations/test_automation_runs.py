@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
-from db.events import record_event
+from db.events import InquiryReceived, record_event
 from db.models import Contact, ContactStatus, Deal, Inquiry, Property, Task
 from db.session import SessionFactory
 from starter.dev.smtp_sink import SmtpSink
@@ -25,8 +25,14 @@ async def received_inquiry(sessions: SessionFactory, **fields: Any) -> Inquiry:
     """An inquiry with its `inquiry.received` event, as the intake writes them (one transaction)."""
     inquiry = await factories.inquiry(sessions, **fields)
     async with sessions.begin() as session:
-        payload = {"inquiry_id": inquiry.id, "source": inquiry.source, "workflow_id": inquiry.workflow_id}
-        record_event(session, "inquiry.received", payload)
+        event = InquiryReceived(
+            inquiry_id=inquiry.id,
+            source=inquiry.source,
+            property_ref=inquiry.property_ref,
+            mailbox=inquiry.mailbox_address,
+            workflow_id=inquiry.workflow_id,
+        )
+        record_event(session, event)
     return inquiry
 
 
