@@ -248,7 +248,7 @@ class SlotMailComposer:
                 {
                     "path": attachment,
                     "filename": "Termin.ics",
-                    "content_type": "text/calendar; method=REQUEST; charset=utf-8",
+                    "content_type": ICS_CONTENT_TYPE,
                 }
             ],
             inquiry_id=data.request.inquiry_id,

@@ -35,7 +35,7 @@ ACTION_TIMEOUT = timedelta(seconds=60)
 ACTION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2), maximum_attempts=6
 )
-# SMTP may be down for hours: keep trying with growing pauses; the outbox row makes retries safe.
+# Mails go through workflows/delivery.py (one delivery policy for every workflow that mails).
 
 
 def _describe(err: ActivityError) -> tuple[str, str]:

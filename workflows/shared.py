@@ -1,4 +1,4 @@
-"""What workflows, activities and starters exchange: pydantic models, the task queue, search attributes."""
+"""What every workflow shares with the processes that start and watch it: the task queue, the search attributes."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ T = TypeVar("T")
 # Database work is quick; an outage should delay the answer, never fail it.
 DB_TIMEOUT = timedelta(seconds=30)
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-# SMTP and the SMS gateway may be down for hours: keep trying; the outbox row makes retries safe.
+# Mails and SMS go through workflows/delivery.py (one delivery policy for every workflow that sends).
 
 
 class SlotRejectedError(ApplicationError):

@@ -1,1 +1,1 @@
-"""starter/ops."""
+"""What operators read: structured logs, Prometheus metrics, and a process exit that survives the SDK's threads."""

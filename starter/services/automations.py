@@ -130,16 +130,3 @@ async def get_run(session: AsyncSession, run_id: int) -> AutomationRun:
     if run is None:
         raise RuleNotFoundError(f"Lauf #{run_id} existiert nicht")
     return run
-
-
-def definition_of(rule: AutomationRule) -> RuleDefinition:
-    return RuleDefinition.model_validate(
-        {
-            "name": rule.name,
-            "description": rule.description,
-            "trigger": rule.trigger,
-            "conditions": rule.conditions,
-            "actions": rule.actions,
-            "enabled": rule.enabled,
-        }
-    )
