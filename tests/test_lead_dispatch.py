@@ -44,7 +44,7 @@ from tests.lead_harness import (
     skip_to,
     wait_status,
 )
-from web.api import leads as leads_api
+from web.dependencies import request_time
 from workflows.lead import LeadWorkflow
 from workflows.lead_models import LeadResult, ReminderRequest
 
@@ -62,7 +62,7 @@ async def api(
         # The API stamps changes with the workflow server's (skipped) clock, like production's one clock.
         return await workflow_env.get_current_time()
 
-    app.dependency_overrides[leads_api.request_time] = server_clock
+    app.dependency_overrides[request_time] = server_clock
     async with api_client(app) as client:
         yield client
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from db.base import utcnow
 from starter.services.context import Services
 
 
@@ -15,3 +17,11 @@ def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def request_time() -> datetime:
+    """The instant of the request (a dependency, so tests can put it on the workflow server's clock)."""
+    return utcnow()
+
+
+NowDep = Annotated[datetime, Depends(request_time)]

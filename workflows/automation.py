@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.automations import AutomationActivities
@@ -25,10 +25,8 @@ with workflow.unsafe.imports_passed_through():
         StartRun,
     )
     from workflows.delivery import deliver
+    from workflows.policies import DB_RETRY, DB_TIMEOUT, failure_detail, failure_message
 
-# Database work is quick; an outage should delay the run, never fail it.
-DB_TIMEOUT = timedelta(seconds=30)
-DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # An action failing in an unexpected way (a bug, a constraint) gets a few tries, then the run shows the
 # error instead of retrying out of sight; its expected failures are non-retryable from the start.
 ACTION_TIMEOUT = timedelta(seconds=60)
@@ -36,14 +34,6 @@ ACTION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2), maximum_attempts=6
 )
 # Mails go through workflows/delivery.py (one delivery policy for every workflow that mails).
-
-
-def _describe(err: ActivityError) -> tuple[str, str]:
-    """(message for the list, detail with the error type) of a failed activity."""
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        return cause.message, f"{cause.type or 'ApplicationError'}: {cause.message}"
-    return str(cause or err), f"{type(cause or err).__name__}: {cause or err}"
 
 
 @workflow.defn
@@ -73,7 +63,7 @@ class AutomationRunWorkflow:
             try:
                 await self._action(index, kind)
             except ActivityError as err:
-                message, detail = _describe(err)
+                message, detail = failure_message(err), failure_detail(err)
                 return await self._finish("failed", f"{position}: {message}", detail)
         return await self._finish("succeeded")
 

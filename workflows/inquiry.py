@@ -32,13 +32,7 @@ with workflow.unsafe.imports_passed_through():
         PrimaryOutcome,
         TaskRequest,
     )
-
-
-class LinkRejectedError(ApplicationError):
-    """A confirmation the workflow refuses before it enters history; `type` tells the form which page."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message, type=kind, non_retryable=True)
+    from workflows.policies import RejectedError, failure_detail
 
 
 @workflow.defn
@@ -53,9 +47,7 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
             assessment = await self._assess()
             await self._process(assessment)
         except ActivityError as err:  # a non-retryable activity failure, e.g. a broken template
-            cause = err.cause
-            detail = f"{cause.type}: {cause.message}" if isinstance(cause, ApplicationError) else str(cause or err)
-            await self._set(InquiryState.FAILED, "failed", "Fehler", reason=detail)
+            await self._set(InquiryState.FAILED, "failed", "Fehler", reason=failure_detail(err))
         self._closing = self._done = True
         await self._notify_followers()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -144,11 +136,11 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
     def _validate_confirm(self, confirmation: ConfirmationInput) -> None:
         link = self._links.get(confirmation.nonce)
         if link is None:
-            raise LinkRejectedError("LinkInvalid", "Dieser Link gehört nicht zu dieser Anfrage.")
+            raise RejectedError("LinkInvalid", "Dieser Link gehört nicht zu dieser Anfrage.")
         if self._confirmation is not None or self._closing:
-            raise LinkRejectedError("LinkUsed", "Diese Anfrage wurde bereits bestätigt oder ist abgeschlossen.")
+            raise RejectedError("LinkUsed", "Diese Anfrage wurde bereits bestätigt oder ist abgeschlossen.")
         if workflow.now() > link.valid_until:
-            raise LinkRejectedError("LinkExpired", "Dieser Link ist abgelaufen.")
+            raise RejectedError("LinkExpired", "Dieser Link ist abgelaufen.")
 
     @workflow.update
     async def resend_confirmation(self) -> InquirySnapshot:

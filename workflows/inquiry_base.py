@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -31,13 +30,12 @@ with workflow.unsafe.imports_passed_through():
         PrimaryOutcome,
         StepRecord,
     )
+    from workflows.policies import DB_RETRY, DB_TIMEOUT
     from workflows.shared import INQUIRY_STATUS
 
 T = TypeVar("T")
 
 # Database work is quick; an outage should delay the inquiry, never fail it.
-DB_TIMEOUT = timedelta(seconds=30)
-DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 FINAL_STATES = frozenset(
     {

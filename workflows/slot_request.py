@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -29,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         route_response,
     )
     from workflows.delivery import deliver
+    from workflows.policies import DB_RETRY, DB_TIMEOUT, RejectedError, failure_message, failure_type
     from workflows.slot_models import (
         AnswerRecord,
         AppointmentRequest,
@@ -48,17 +48,7 @@ with workflow.unsafe.imports_passed_through():
 
 T = TypeVar("T")
 
-# Database work is quick; an outage should delay the answer, never fail it.
-DB_TIMEOUT = timedelta(seconds=30)
-DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # Mails and SMS go through workflows/delivery.py (one delivery policy for every workflow that sends).
-
-
-class SlotRejectedError(ApplicationError):
-    """A submission or choice refused before it enters history; `type` tells the page or API which answer."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message, type=kind, non_retryable=True)
 
 
 @workflow.defn
@@ -141,9 +131,9 @@ class TimeSlotRequestWorkflow:
                 await self._send(kind, delivery, describe(delivery))
                 done.append(delivery)
             except ActivityError as err:
-                if delivery.channel != ResponseType.SMS or not _permanent(err):
+                if delivery.channel != ResponseType.SMS or failure_type(err) != "PermanentDeliveryError":
                     raise
-                failure = f"SMS-Versand fehlgeschlagen: {_message(err)}"
+                failure = f"SMS-Versand fehlgeschlagen: {failure_message(err)}"
                 notes.append(failure)
                 fallback = email_after_failure(facts, plan, delivery, failure)
                 if fallback is not None:
@@ -244,16 +234,16 @@ class TimeSlotRequestWorkflow:
     def _validate_submit(self, answer: SlotAnswer) -> None:
         info = self._info
         if info is None:
-            raise SlotRejectedError("NotReady", "Die Terminanfrage wird gerade vorbereitet.")
+            raise RejectedError("NotReady", "Die Terminanfrage wird gerade vorbereitet.")
         if answer.nonce != info.link_nonce:
-            raise SlotRejectedError("LinkInvalid", "Dieser Link gehört nicht zu dieser Terminanfrage.")
+            raise RejectedError("LinkInvalid", "Dieser Link gehört nicht zu dieser Terminanfrage.")
         if self._answer is not None:
-            raise SlotRejectedError("LinkUsed", "Für diese Anfrage wurden bereits Termine vorgeschlagen.")
+            raise RejectedError("LinkUsed", "Für diese Anfrage wurden bereits Termine vorgeschlagen.")
         if self._closing or workflow.now() > info.expires_at:
-            raise SlotRejectedError("LinkExpired", "Dieser Link ist abgelaufen.")
+            raise RejectedError("LinkExpired", "Dieser Link ist abgelaufen.")
         problems = slot_problems(answer.slots, workflow.now())
         if problems:
-            raise SlotRejectedError("InvalidSlots", "; ".join(problem.message for problem in problems))
+            raise RejectedError("InvalidSlots", "; ".join(problem.message for problem in problems))
 
     @workflow.update
     async def choose(self, choice: ChooseSlot) -> SlotSnapshot:
@@ -265,21 +255,11 @@ class TimeSlotRequestWorkflow:
     @choose.validator
     def _validate_choose(self, choice: ChooseSlot) -> None:
         if self._choice is not None:
-            raise SlotRejectedError("AlreadyChosen", "Es wurde bereits ein Termin gewählt.")
+            raise RejectedError("AlreadyChosen", "Es wurde bereits ein Termin gewählt.")
         if not self._routed or self._answer is None or self._choosing_closed:
-            raise SlotRejectedError("NotChoosable", "Die Anfrage hat keine offenen Terminvorschläge.")
+            raise RejectedError("NotChoosable", "Die Anfrage hat keine offenen Terminvorschläge.")
         if choice.position > len(self._answer.slots):
-            raise SlotRejectedError("InvalidSlot", f"Es gibt keinen Vorschlag {choice.position}.")
+            raise RejectedError("InvalidSlot", f"Es gibt keinen Vorschlag {choice.position}.")
         slot: ProposedSlot = self._answer.slots[choice.position - 1]
         if slot.starts_at <= workflow.now():
-            raise SlotRejectedError("SlotPassed", "Dieser Termin hat bereits begonnen.")
-
-
-def _permanent(err: ActivityError) -> bool:
-    cause = err.cause
-    return isinstance(cause, ApplicationError) and cause.type == "PermanentDeliveryError"
-
-
-def _message(err: ActivityError) -> str:
-    cause = err.cause
-    return cause.message if isinstance(cause, ApplicationError) else str(err)
+            raise RejectedError("SlotPassed", "Dieser Termin hat bereits begonnen.")

@@ -6,15 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.base import utcnow
 from db.lead_store import hold_until
 from db.models import Appointment, Lead, SalesPhase, SalesProcess, Task
 from domain import lead_schedule as schedule
@@ -28,18 +26,10 @@ from starter.services.lead_inputs import (
     SalesProcessInput,
     TaskInput,
 )
-from web.dependencies import ServicesDep
+from web.dependencies import NowDep, ServicesDep
 from workflows.lead_models import lead_workflow_id
 
 router = APIRouter(prefix="/api", tags=["leads"])
-
-
-def request_time() -> datetime:
-    """The instant of the request (a dependency, so tests can put it on the workflow server's clock)."""
-    return utcnow()
-
-
-NowDep = Annotated[datetime, Depends(request_time)]
 
 
 class PhaseOut(BaseModel):

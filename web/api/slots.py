@@ -10,14 +10,13 @@ import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.app_settings import save_section
-from db.base import utcnow
 from db.models import SlotProposal, SlotRequest
 from db.slot_store import (
     SETTINGS_KEY,
@@ -30,19 +29,11 @@ from db.slot_store import (
 from domain.slot_routing import Delivery
 from starter.services import slots as slot_service
 from starter.services.context import Services
-from web.dependencies import ServicesDep
+from web.dependencies import NowDep, ServicesDep
 from workflows.slot_models import ChooseSlot
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["time slots"])
-
-
-def request_time() -> datetime:
-    """The instant of the request (a dependency, so tests can put it on the workflow server's clock)."""
-    return utcnow()
-
-
-NowDep = Annotated[datetime, Depends(request_time)]
 
 
 class ProposalOut(BaseModel):

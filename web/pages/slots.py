@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from db.base import utcnow
 from db.models import Property, RawPayload, SlotRequest, SlotRequestStatus
 from db.slot_store import load_slot_settings
 from domain.links import LinkClaims, LinkError, LinkSigner
@@ -27,7 +26,7 @@ from messaging.inquiry_mail import key_facts
 from messaging.slot_mail import property_address, slot_text
 from starter.services.context import Services
 from starter.temporal.slots import slot_handle
-from web.dependencies import ServicesDep
+from web.dependencies import NowDep, ServicesDep
 from web.pages.slot_form import MAX_COMMENT_CHARS, SlotForm, read_form, validate
 from web.templating import templates
 from workflows.slot_models import SLOT_PURPOSE, SlotAnswer
@@ -55,14 +54,6 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
 }
 UPDATE_REJECTIONS = {"LinkInvalid": "invalid", "LinkUsed": "used", "LinkExpired": "expired", "NotReady": "unavailable"}
 ANSWERED = (SlotRequestStatus.ANSWERED, SlotRequestStatus.SCHEDULED)
-
-
-def request_time() -> datetime:
-    """The instant of the request (a dependency, so tests can put it on the workflow server's clock)."""
-    return utcnow()
-
-
-NowDep = Annotated[datetime, Depends(request_time)]
 
 
 def problem_page(request: Request, code: str) -> HTMLResponse:
