@@ -105,7 +105,7 @@ def demo_data() -> None:
     from starter.demo import AGENT_EMAIL, AGENT_PASSWORD, load_demo_sync
 
     settings = get_settings()
-    if settings.env == "production":
+    if settings.is_production:
         typer.echo("refusing to create demo users with known passwords in production", err=True)
         raise typer.Exit(2)
     try:

@@ -1,6 +1,6 @@
 """/dev/mail: the mails the development SMTP sink caught (`<data dir>/mail/*.eml`), readable in the browser.
 
-Development only: every route answers 404 when IMMOFLOW_ENV=production. Mail content is untrusted
+Development only: every route answers 404 unless IMMOFLOW_ENV=development. Mail content is untrusted
 (prospects' names and texts end up in it): text is autoescaped, HTML parts render in a sandboxed iframe.
 """
 
@@ -27,7 +27,7 @@ _NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,200}\.eml$")
 
 
 def _development_only(services: ServicesDep) -> None:
-    if services.settings.env == "production":
+    if not services.settings.is_development:
         raise HTTPException(status_code=404)
 
 

@@ -36,7 +36,7 @@ class NavItem:
     label: str
     path: str
     order: int = 100
-    dev_only: bool = False  # hidden (and its pages 404) when IMMOFLOW_ENV=production
+    dev_only: bool = False  # hidden (and its pages 404) unless IMMOFLOW_ENV=development
 
 
 _nav_items: dict[str, NavItem] = {}
@@ -48,7 +48,7 @@ def register_nav_item(label: str, path: str, *, order: int = 100, dev_only: bool
 
 
 def nav_items(settings: Settings) -> list[NavItem]:
-    production = settings.env == "production"
+    production = not settings.is_development
     return sorted(
         (item for item in _nav_items.values() if not (item.dev_only and production)),
         key=lambda item: (item.order, item.label),
