@@ -19,6 +19,7 @@ from starter.web.templating import STATIC_DIR
 def routers() -> list[APIRouter]:
     # Imported here so that importing the app module stays cheap and free of cycles.
     from starter.web import (
+        account_pages,
         automations_api,
         automations_pages,
         confirm_pages,
@@ -55,6 +56,7 @@ def routers() -> list[APIRouter]:
         slot_pages.router,
         slot_office_pages.router,
         login_pages.router,
+        account_pages.router,
         dashboard_pages.router,
         inquiry_actions.router,
         settings_pages.router,
