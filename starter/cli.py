@@ -66,7 +66,8 @@ def web(
         host=host or settings.web_host,
         port=port or settings.web_port,
         log_config=None,
-        proxy_headers=True,
+        # The app trusts X-Forwarded-* only from IMMOFLOW_TRUSTED_PROXIES (starter.web.app), not uvicorn's default.
+        proxy_headers=False,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -65,6 +66,29 @@ class TemporalContextFilter(logging.Filter):
         return True
 
 
+# Prospect links carry their signed token in the path; whoever reads the access log must not be able to
+# open a prospect's form with it. Redacted in every record, whichever logger (uvicorn.access above all) wrote it.
+_SECRET_PATH = re.compile(r"/(confirm|slots)/[^/?#\s\"']+")
+REDACTED = "…"
+
+
+def redact(text: str) -> str:
+    return _SECRET_PATH.sub(lambda match: f"/{match.group(1)}/{REDACTED}", text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Replaces link tokens in the message and its arguments before any formatter sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: redact(v) if isinstance(v, str) else v for key, v in record.args.items()}
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
@@ -101,6 +125,7 @@ def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     # On the handler, not a logger: handler filters see records propagated from every child logger.
     handler.addFilter(TemporalContextFilter())
+    handler.addFilter(RedactSecretsFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

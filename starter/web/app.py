@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from db.session import engine_from_settings, make_session_factory
 from settings import Settings, get_settings
 from starter.web.errors import install_error_handlers
+from starter.web.housekeeping import run_housekeeping
 from starter.web.services import Services
 from starter.web.templating import STATIC_DIR
 
@@ -70,6 +73,7 @@ def routers() -> list[APIRouter]:
 def create_app(settings: Settings | None = None, *, client: Client | None = None) -> FastAPI:
     """CLIENT: an already connected Temporal client (tests); otherwise one is connected lazily."""
     settings = settings or get_settings()
+    settings.check_production()  # a weak production setup does not start at all; the error says what to set
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,9 +81,13 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         app.state.services = Services(
             settings=settings, engine=engine, sessions=make_session_factory(engine), _client=client
         )
+        housekeeping = asyncio.create_task(run_housekeeping(app.state.services), name="housekeeping")
         try:
             yield
         finally:
+            housekeeping.cancel()
+            with suppress(asyncio.CancelledError):
+                await housekeeping
             await engine.dispose()
 
     app = FastAPI(title="immoflow", version="0.1.0", lifespan=lifespan)
@@ -89,8 +97,17 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     from starter.web.auth import install_auth
     from starter.web.metrics import install_metrics
 
+    from starter.web.rate_limits import AbuseLimitMiddleware
+    from starter.web.security_headers import SecurityHeadersMiddleware
+
     install_auth(app, settings)
+    app.add_middleware(AbuseLimitMiddleware, settings=settings)
     install_metrics(app)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    if settings.trusted_proxies.strip():
+        # Outermost: every layer inside (rate limits, login throttle, logs) sees the real client address,
+        # and only when the peer is one of the configured proxies; anyone else's X-Forwarded-For is ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     for router in routers():
         app.include_router(router)
     # CSS, the demo property's pictures; pages link them as /static/….
