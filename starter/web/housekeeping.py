@@ -38,8 +38,9 @@ async def housekeep(services: Services) -> None:
 
 async def run_housekeeping(services: Services) -> None:
     while True:
+        # First round after one interval: a restart loop must not turn into a delete loop.
+        await asyncio.sleep(HOUSEKEEPING_INTERVAL_SECONDS)
         try:
             await housekeep(services)
         except Exception:  # the database may be away for a while; try again next round
             log.warning("housekeeping failed; next try in %s s", HOUSEKEEPING_INTERVAL_SECONDS, exc_info=True)
-        await asyncio.sleep(HOUSEKEEPING_INTERVAL_SECONDS)
