@@ -83,10 +83,19 @@ class RedactSecretsFilter(logging.Filter):
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+            record.args = tuple(_redacted(arg) for arg in record.args)
         elif isinstance(record.args, Mapping):
-            record.args = {key: redact(v) if isinstance(v, str) else v for key, v in record.args.items()}
+            record.args = {key: _redacted(value) for key, value in record.args.items()}
         return True
+
+
+def _redacted(value: object) -> object:
+    """Strings, and objects that print as one (httpx.URL): a number stays a number for %d."""
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    text = value if isinstance(value, str) else str(value)
+    redacted = redact(text)
+    return value if redacted == text and not isinstance(value, str) else redacted
 
 
 class JsonFormatter(logging.Formatter):
