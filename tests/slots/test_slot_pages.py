@@ -195,10 +195,10 @@ async def test_dev_sms_lists_what_the_sink_recorded_and_hides_in_production(sett
         billing_account="KST-ANNA",
     )
     await DevSmsSink(settings.data_dir / "sms").send(message)
-    async with app_client(temporal_down(settings)) as http:
+    async with app_client(temporal_down(settings.model_copy(update={"env": "development"}))) as http:
         page = await http.get("/dev/sms")
     assert page.status_code == 200
     assert "&lt;b&gt;Nina&lt;/b&gt;" in page.text and "KST-ANNA" in page.text and "0,09 €" in page.text
     assert re.search(r"1 SMS, zusammen 0,09 €", page.text)
-    async with app_client(settings.model_copy(update={"env": "production"})) as http:
+    async with app_client(settings) as http:  # the test suite's own env: not development, no /dev/*
         assert (await http.get("/dev/sms")).status_code == 404
