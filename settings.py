@@ -148,8 +148,7 @@ class Settings(BaseSettings):
         problems: list[str] = []
         if self.secret_key is None or len(self.secret_key.get_secret_value().encode()) < MIN_SECRET_BYTES:
             problems.append(
-                f"IMMOFLOW_SECRET_KEY must be at least {MIN_SECRET_BYTES} random bytes "
-                "(e.g. `openssl rand -base64 48`)"
+                f"IMMOFLOW_SECRET_KEY must be at least {MIN_SECRET_BYTES} random bytes (e.g. `openssl rand -base64 48`)"
             )
         elif _looks_weak(self.secret_key.get_secret_value()):
             problems.append("IMMOFLOW_SECRET_KEY looks like a placeholder, not random bytes (openssl rand -base64 48)")

@@ -96,7 +96,6 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # metrics added last, so it is outermost and counts refused requests too.
     from starter.web.auth import install_auth
     from starter.web.metrics import install_metrics
-
     from starter.web.rate_limits import AbuseLimitMiddleware
     from starter.web.security_headers import SecurityHeadersMiddleware
 

@@ -26,7 +26,9 @@ HOUSEKEEPING_INTERVAL_SECONDS = 15 * 60
 async def housekeep(services: Services) -> None:
     now = utcnow()
     settings = services.settings
-    ended = await web_sessions.prune_sessions(services.sessions, web_sessions.Lifetimes.from_settings(settings), now=now)
+    ended = await web_sessions.prune_sessions(
+        services.sessions, web_sessions.Lifetimes.from_settings(settings), now=now
+    )
     async with services.sessions.begin() as session:
         await counters.prune(session, now_epoch=int(time.time()), failures_before=now - FORGET_AFTER)
     pruned = await prune_quarantine(

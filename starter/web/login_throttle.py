@@ -35,7 +35,7 @@ def delay_after(failures: int, free: int) -> float:
     """Seconds to wait after FAILURES consecutive failures, when the first FREE cost nothing."""
     if failures < free:
         return 0.0
-    return min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** min(failures - free, 20))
+    return float(min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2.0 ** min(failures - free, 20)))
 
 
 def _keys(address: str, client: str) -> list[tuple[str, int]]:

@@ -99,10 +99,10 @@ def _html_problem(title: str, message: str, status: int, headers: dict[str, str]
     from markupsafe import escape
 
     body = (
-        '<!doctype html><html lang="de"><head><meta charset="utf-8"><title>{0}</title>'
+        f'<!doctype html><html lang="de"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         '<link rel="stylesheet" href="/static/app.css"></head><body><main class="container">'
-        '<div class="card problem"><h1>{0}</h1><p>{1}</p></div></main></body></html>'
-    ).format(escape(title), escape(message))
+        f'<div class="card problem"><h1>{escape(title)}</h1><p>{escape(message)}</p></div></main></body></html>'
+    )
     return HTMLResponse(body, status_code=status, headers=headers)
 
 

@@ -131,7 +131,12 @@ async def end_user_sessions(sessions: SessionFactory, user_id: int, *, keep_toke
 
 
 async def active_sessions(
-    sessions: SessionFactory, user_id: int, lifetimes: Lifetimes, *, current_token: str | None, now: datetime | None = None
+    sessions: SessionFactory,
+    user_id: int,
+    lifetimes: Lifetimes,
+    *,
+    current_token: str | None,
+    now: datetime | None = None,
 ) -> list[ActiveSession]:
     now = now or utcnow()
     current = token_hash(current_token) if current_token else None
@@ -158,8 +163,6 @@ async def prune_sessions(sessions: SessionFactory, lifetimes: Lifetimes, *, now:
     now = now or utcnow()
     async with sessions.begin() as db:
         result = await db.execute(
-            delete(WebSession).where(
-                (WebSession.expires_at <= now) | (WebSession.last_seen_at <= now - lifetimes.idle)
-            )
+            delete(WebSession).where((WebSession.expires_at <= now) | (WebSession.last_seen_at <= now - lifetimes.idle))
         )
     return int(getattr(result, "rowcount", 0) or 0)

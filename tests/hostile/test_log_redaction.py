@@ -44,6 +44,8 @@ async def test_link_tokens_are_redacted_in_the_access_log(
     try:
         async with asyncio.timeout(15):
             while not server.started:
+                if task.done():
+                    task.result()  # raises why it could not start
                 await asyncio.sleep(0.02)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             await http.get(f"/confirm/{TOKEN}")

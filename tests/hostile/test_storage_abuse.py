@@ -3,7 +3,9 @@ prospect pages are rate-limited per client with counters every replica shares, q
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -41,8 +43,9 @@ async def test_huge_prospect_forms_are_refused_before_they_are_read(
             response = await http.post(path, data=fields)
             assert response.status_code == 413, path
             assert "zu groß" in response.text
+
         # Chunked, without a Content-Length: refused as soon as the cap is passed.
-        async def chunks():  # type: ignore[no-untyped-def]
+        async def chunks() -> AsyncIterator[bytes]:
             for _ in range(64):
                 yield b"first_name=" + b"x" * 1024
 
@@ -57,7 +60,7 @@ async def test_huge_prospect_forms_are_refused_before_they_are_read(
 
 async def test_intake_is_rate_limited_per_client_across_replicas(settings: Settings, sessions: SessionFactory) -> None:
     limited = settings.model_copy(update={"intake_rate_per_minute": 3})
-    body = {"content": b"{not json", "headers": {"Content-Type": "application/json"}}
+    body: dict[str, Any] = {"content": b"{not json", "headers": {"Content-Type": "application/json"}}
     async with served(limited) as (one, app_one), served(limited) as (two, app_two):
         for app in (app_one, app_two):
             app.state.rate_limiter = RateLimiter(app.state.services.sessions, clock=lambda: NOON)
@@ -72,10 +75,13 @@ async def test_intake_is_rate_limited_per_client_across_replicas(settings: Setti
 
 async def test_intake_limit_counts_each_client_alone(settings: Settings) -> None:
     limited = settings.model_copy(update={"intake_rate_per_minute": 1})
-    body = {"content": b"{", "headers": {"Content-Type": "application/json"}}
-    async with served(limited, client="203.0.113.1") as (first, app), served(limited, client="203.0.113.2") as (
-        second,
-        app_two,
+    body: dict[str, Any] = {"content": b"{", "headers": {"Content-Type": "application/json"}}
+    async with (
+        served(limited, client="203.0.113.1") as (first, app),
+        served(limited, client="203.0.113.2") as (
+            second,
+            app_two,
+        ),
     ):
         for each in (app, app_two):
             each.state.rate_limiter = RateLimiter(each.state.services.sessions, clock=lambda: NOON)

@@ -36,6 +36,8 @@ def test_a_hostile_preview_is_refused_without_the_memory(settings: Settings, sou
 
 
 def test_values_up_to_the_limit_still_render() -> None:
-    assert len(render("{{ 'ab' * 5000 }}{{ s ~ s }}", {"s": "x" * (MAX_VALUE_SIZE // 4)})) == 10_000 + MAX_VALUE_SIZE // 2
+    assert (
+        len(render("{{ 'ab' * 5000 }}{{ s ~ s }}", {"s": "x" * (MAX_VALUE_SIZE // 4)})) == 10_000 + MAX_VALUE_SIZE // 2
+    )
     with pytest.raises(TemplateRenderError, match="value longer"):
         render("{% set t = (s ~ s) ~ (s ~ s) %}{{ t|length }}", {"s": "x" * (MAX_VALUE_SIZE // 2 + 1)})
