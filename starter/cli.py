@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from settings import get_settings
+from settings import Settings, SettingsError, get_settings
 from starter.logs import configure_logging
 from starter.process import exit_cleanly
 
@@ -40,12 +40,22 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g.
     typer.echo(f"database at {revision}")
 
 
+def _refuse_weak_production(settings: Settings) -> None:
+    try:
+        settings.check_production()
+    except SettingsError as exc:
+        typer.echo(f"immoflow: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def worker() -> None:
     """Run the Temporal worker (all workflows and activities) and the event dispatcher."""
     from worker import run_worker
 
-    configure_logging(get_settings())
+    settings = get_settings()
+    _refuse_weak_production(settings)  # the worker signs the links it mails: the same bar as the web app
+    configure_logging(settings)
     asyncio.run(run_worker())
 
 
@@ -60,6 +70,7 @@ def web(
     from starter.web.app import create_app
 
     settings = get_settings()
+    _refuse_weak_production(settings)
     configure_logging(settings)
     uvicorn.run(
         create_app(settings),

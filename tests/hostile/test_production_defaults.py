@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr
+from typer.testing import CliRunner
 
-from settings import Settings, SettingsError
+import starter.cli
+from settings import Settings, SettingsError, get_settings
 from starter.web.app import create_app
 from tests.hostile.security_support import production, served
 
@@ -62,3 +67,22 @@ async def test_dev_tools_exist_in_development_only(settings: Settings, env: str)
         assert (await http.get("/dev/sms")).status_code == 404
     async with served(settings.model_copy(update={"env": "development"})) as (http, _):
         assert (await http.get("/dev/mail")).status_code == 200
+
+
+@pytest.mark.parametrize("command", ["web", "worker"])
+def test_the_commands_refuse_to_start_and_say_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    for name in [name for name in os.environ if name.startswith("IMMOFLOW_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("IMMOFLOW_ENV", "production")
+    monkeypatch.setenv("IMMOFLOW_SECRET_KEY", "x")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(starter.cli.app, [command])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    for name in ("IMMOFLOW_SECRET_KEY", "IMMOFLOW_PUBLIC_BASE_URL", "IMMOFLOW_INTAKE_TOKEN"):
+        assert name in result.output
