@@ -20,6 +20,7 @@ from db.base import utcnow
 from db.models import InquiryStatus
 from starter.web import dashboard_queries as queries
 from starter.web.inquiry_views import InquiryDetail, InquiryItem, inquiry_detail, inquiry_page
+from starter.web.security_headers import MAIL_FRAME_HEADERS
 from starter.web.services import ServicesDep
 from starter.web.templating import format_datetime, format_short_datetime, register_nav_item, templates
 from starter.web.texts import t
@@ -178,6 +179,16 @@ async def message_view(request: Request, inquiry_id: int, message_id: int, servi
     if message is None:
         return not_found(request, t("error.message_missing"))
     return templates.TemplateResponse(request, "dashboard/message.html", {"message": message, "inquiry_id": inquiry_id})
+
+
+@router.get("/dashboard/inquiries/{inquiry_id}/messages/{message_id}/html", response_class=HTMLResponse)
+async def message_html(request: Request, inquiry_id: int, message_id: int, services: ServicesDep) -> HTMLResponse:
+    """The mail's HTML part for the sandboxed frame of message.html, with a policy of its own."""
+    async with services.sessions() as session:
+        message = await queries.inquiry_message(session, inquiry_id, message_id)
+    if message is None or not message.body_html:
+        return not_found(request, t("error.message_missing"))
+    return HTMLResponse(message.body_html, headers=MAIL_FRAME_HEADERS)
 
 
 def not_found(request: Request, message: str) -> HTMLResponse:

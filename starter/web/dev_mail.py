@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from starter.smtp_sink import read_mailbox
+from starter.web.security_headers import MAIL_FRAME_HEADERS
 from starter.web.services import Services, ServicesDep
 from starter.web.templating import register_nav_item, templates
 
@@ -124,6 +125,15 @@ async def mail_list(request: Request, services: ServicesDep) -> HTMLResponse:
 async def mail_detail(request: Request, name: str, services: ServicesDep) -> HTMLResponse:
     mail = await asyncio.to_thread(_read_one, _mail_file(services, name))
     return templates.TemplateResponse(request, "dev_mail/detail.html", {"mail": mail})
+
+
+@router.get("/{name}/html", response_class=HTMLResponse, name="dev_mail_html")
+async def mail_html(name: str, services: ServicesDep) -> HTMLResponse:
+    """The HTML part for the sandboxed frame of detail.html, with a policy of its own."""
+    mail = await asyncio.to_thread(_read_one, _mail_file(services, name))
+    if mail.html is None:
+        raise HTTPException(status_code=404)
+    return HTMLResponse(mail.html, headers=MAIL_FRAME_HEADERS)
 
 
 @router.get("/{name}/raw", response_class=PlainTextResponse, name="dev_mail_raw")

@@ -7,6 +7,7 @@
 - HSTS when the public base URL is https.
 - Cache-Control: no-store on everything but /static: pages and API answers carry personal data, and a
   shared computer's browser cache or a proxy must not keep them. A handler that sets its own wins.
+- A mail's HTML part (`…/html` routes, shown in a sandboxed iframe) gets MAIL_FRAME_HEADERS instead.
 - The interactive API docs (/docs, /redoc; behind the login) load FastAPI's Swagger/ReDoc bundles from
   their CDN with an inline bootstrap script: they get their own, looser policy.
 """
@@ -40,6 +41,13 @@ DOCS_CSP = (
 )
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 HSTS = "max-age=31536000; includeSubDomains"
+# A mail's HTML part, shown in a sandboxed frame of the office's own pages: it may style itself inline (mail
+# HTML can do nothing else) but run nothing, load nothing but images, and be framed only by this site.
+MAIL_FRAME_HEADERS = {
+    "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; "
+    "font-src data:; frame-ancestors 'self'",
+    "X-Frame-Options": "SAMEORIGIN",
+}
 
 
 class SecurityHeadersMiddleware:
