@@ -141,8 +141,9 @@ class Settings(BaseSettings):
         """Everything that is not development or the test suite's own `test`: a typo must not open doors."""
         return self.env not in ("development", "test")
 
-    def production_problems(self) -> list[str]:
-        """Why this configuration must not face the internet; empty when it may (or when not production)."""
+    def production_problems(self, *, web: bool = True) -> list[str]:
+        """Why this configuration must not face the internet; empty when it may (or when not production).
+        WEB False: for the worker, which signs links and sends mail but serves no intake."""
         if not self.is_production:
             return []
         problems: list[str] = []
@@ -157,6 +158,8 @@ class Settings(BaseSettings):
                 "IMMOFLOW_PUBLIC_BASE_URL must be the https:// address prospects and staff use "
                 f"(is {self.public_base_url!r}); without it the session cookie is not Secure"
             )
+        if not web:
+            return problems
         if self.intake_token is None or len(self.intake_token.get_secret_value()) < MIN_TOKEN_CHARS:
             problems.append(
                 f"IMMOFLOW_INTAKE_TOKEN must be set (at least {MIN_TOKEN_CHARS} characters, e.g. "
@@ -167,9 +170,9 @@ class Settings(BaseSettings):
                 problems.append(f"{name} must be at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 24`)")
         return problems
 
-    def check_production(self) -> None:
+    def check_production(self, *, web: bool = True) -> None:
         """Refuse to serve a weak production setup; the message says what to set."""
-        problems = self.production_problems()
+        problems = self.production_problems(web=web)
         if problems:
             raise SettingsError(
                 f"IMMOFLOW_ENV={self.env!r} is production, and this setup is not safe to serve:\n- "

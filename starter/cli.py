@@ -40,9 +40,9 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g.
     typer.echo(f"database at {revision}")
 
 
-def _refuse_weak_production(settings: Settings) -> None:
+def _refuse_weak_production(settings: Settings, *, web: bool = True) -> None:
     try:
-        settings.check_production()
+        settings.check_production(web=web)
     except SettingsError as exc:
         typer.echo(f"immoflow: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -54,7 +54,7 @@ def worker() -> None:
     from worker import run_worker
 
     settings = get_settings()
-    _refuse_weak_production(settings)  # the worker signs the links it mails: the same bar as the web app
+    _refuse_weak_production(settings, web=False)  # the worker signs the links it mails: the same key and URL
     configure_logging(settings)
     asyncio.run(run_worker())
 
