@@ -9,12 +9,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from db.models import QuarantinedPayload, RawPayload
+from db.base import utcnow
+from db.models import QuarantinedPayload, RateCounter, RawPayload, WebSession
 from db.session import SessionFactory
 from settings import Settings
 from starter.intake.retention import prune_quarantine
+from starter.web.housekeeping import housekeep
 from starter.web.rate_limits import PROSPECT_BODY_BYTES, RateLimiter
-from tests.hostile.security_support import served
+from tests.hostile.security_support import office_user, served
 
 # A fixed instant in the middle of a rate-limit window: no test may straddle a window boundary.
 NOON = datetime(2026, 12, 1, 12, 0, 30, tzinfo=UTC).timestamp()
@@ -115,3 +117,33 @@ async def test_quarantine_is_pruned_after_the_retention(sessions: SessionFactory
         left = list(await session.scalars(select(RawPayload.created_at)))
         assert left == [now - timedelta(days=29)]
         assert await session.scalar(select(func.count()).select_from(QuarantinedPayload)) == 1
+
+
+async def test_housekeeping_removes_what_has_expired(settings: Settings, sessions: SessionFactory) -> None:
+    """What every web replica runs every 15 minutes: expired sessions, spent counters, old quarantine."""
+    now = utcnow()
+    user = await office_user(sessions)
+    async with sessions.begin() as session:
+        old = now - timedelta(days=settings.quarantine_retention_days + 1)
+        raw = RawPayload(channel="api-json", body="{", created_at=old)
+        session.add(raw)
+        await session.flush()
+        session.add(QuarantinedPayload(raw_payload_id=raw.id, reason="x", created_at=old))
+        for n, expires_at in enumerate((now - timedelta(seconds=1), now + timedelta(hours=1))):
+            session.add(
+                WebSession(
+                    token_hash=f"{n}" * 64,
+                    user_id=user.id,
+                    auth_fingerprint="f",
+                    created_at=now - timedelta(hours=1),
+                    last_seen_at=now - timedelta(minutes=1),
+                    expires_at=expires_at,
+                )
+            )
+        session.add(RateCounter(key="intake:x", window_start=0, count=9, expires=60))
+    async with served(settings) as (_, app):
+        await housekeep(app.state.services)
+    async with sessions() as session:
+        assert list(await session.scalars(select(WebSession.token_hash))) == ["1" * 64]
+        assert await session.scalar(select(func.count()).select_from(RateCounter)) == 0
+        assert await session.scalar(select(func.count()).select_from(QuarantinedPayload)) == 0
