@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
+from typer.testing import CliRunner
 
+import starter.cli
 from db.models import User, WebSession
 from db.session import SessionFactory
 from settings import Settings
+from starter import cli_sessions
 from starter.passwords import hash_password
 from starter.web.web_sessions import end_user_sessions
 from tests.hostile.security_support import EMAIL, PASSWORD, office_user, served
@@ -80,3 +85,18 @@ async def test_password_change_and_deactivation_end_sessions(settings: Settings,
         # What the deactivation of a user calls (the users feature wires it to its admin page).
         assert await end_user_sessions(sessions, user.id) == 1
         assert (await http.get("/dashboard")).status_code == 303
+
+
+async def test_ops_can_end_a_users_sessions_from_the_command_line(
+    settings: Settings, sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await office_user(sessions)
+    async with served(settings) as (http, _):
+        await login(http, EMAIL, PASSWORD)
+        monkeypatch.setattr(cli_sessions, "get_settings", lambda: settings)
+        starter.cli._register_groups()
+        result = await asyncio.to_thread(CliRunner().invoke, starter.cli.app, ["sessions", "end", EMAIL.upper()])
+        assert result.exit_code == 0 and "1 session(s)" in result.output, result.output
+        assert (await http.get("/dashboard")).status_code == 303
+        unknown = await asyncio.to_thread(CliRunner().invoke, starter.cli.app, ["sessions", "end", "x@y.example"])
+        assert unknown.exit_code == 1
