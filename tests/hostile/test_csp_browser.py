@@ -78,6 +78,8 @@ async def test_the_office_works_under_the_csp(browser: Browser, base: str, sessi
         if found := await _violations(page):
             blocked[path] = found
     assert blocked == {}
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "account-sessions.png"), full_page=True)  # the last of PAGES
 
     # The template editor's live preview is a script from /static talking fetch() with the CSRF header.
     await page.goto(f"{base}/settings/templates/inquiry.confirmation")
@@ -116,6 +118,5 @@ async def test_the_office_works_under_the_csp(browser: Browser, base: str, sessi
     styled = page.frame_locator("iframe.mail-html").locator("#styled")
     await expect(styled).to_have_css("color", "rgb(200, 0, 0)")
     assert await _violations(page) == []
-    ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "csp-mail-frame.png"), full_page=True)
     await context.close()
