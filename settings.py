@@ -22,8 +22,12 @@ class SettingsError(RuntimeError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IMMOFLOW_", env_file=".env", extra="ignore")
 
-    env: Literal["development", "production", "test"] = Field(
-        "development", description="development generates missing secrets; production refuses to."
+    env: str = Field(
+        "development",
+        description=(
+            "development generates missing secrets and serves /dev/*; test is the test suite's own; "
+            "any other value (production, staging, a typo) is production: weak setups are refused."
+        ),
     )
     data_dir: Path = Field(Path(".immoflow"), description="Dev database, Temporal file DB, secret key, mail.")
     database_url: str | None = Field(
@@ -63,7 +67,32 @@ class Settings(BaseSettings):
         None, description="Bearer token for the office JSON APIs (scripts, CRM sync); unset: only logged-in sessions."
     )
     intake_token: SecretStr | None = Field(
-        None, description="Bearer token portals must send to POST /api/inquiries*; unset: intake is open."
+        None,
+        description="Bearer token portals must send to POST /api/inquiries*; unset: intake is open (development only).",
+    )
+    ops_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for /metrics and the detailed /healthz; unset in production: /metrics answers 404.",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed; "
+        "empty: the peer address is the client.",
+    )
+    session_idle_minutes: int = Field(
+        12 * 60, ge=5, le=7 * 24 * 60, description="An office session ends after this long without a request."
+    )
+    session_absolute_hours: int = Field(
+        7 * 24, ge=1, le=90 * 24, description="An office session ends this long after the login, however active."
+    )
+    intake_rate_per_minute: int = Field(
+        120, ge=1, description="Intake requests (POST /api/inquiries*) one client may make per minute (then 429)."
+    )
+    prospect_rate_per_minute: int = Field(
+        30, ge=1, description="Requests to the prospect pages (/confirm/…, /slots/…) one client may make per minute."
+    )
+    quarantine_retention_days: int = Field(
+        30, ge=1, description="Quarantined intake bodies are deleted after this many days."
     )
     web_host: str = Field("127.0.0.1", description="Address the web app binds to.")
     web_port: int = Field(8000, description="Port of the web app.")
@@ -103,6 +132,55 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @property
+    def is_development(self) -> bool:
+        """Only `development` gets the developer's conveniences (/dev/mail, generated secrets, open intake)."""
+        return self.env == "development"
+
+    @property
+    def is_production(self) -> bool:
+        """Everything that is not development or the test suite's own `test`: a typo must not open doors."""
+        return self.env not in ("development", "test")
+
+    def production_problems(self, *, web: bool = True) -> list[str]:
+        """Why this configuration must not face the internet; empty when it may (or when not production).
+        WEB False: for the worker, which signs links and sends mail but serves no intake."""
+        if not self.is_production:
+            return []
+        problems: list[str] = []
+        if self.secret_key is None or len(self.secret_key.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            problems.append(
+                f"IMMOFLOW_SECRET_KEY must be at least {MIN_SECRET_BYTES} random bytes (e.g. `openssl rand -base64 48`)"
+            )
+        elif _looks_weak(self.secret_key.get_secret_value()):
+            problems.append("IMMOFLOW_SECRET_KEY looks like a placeholder, not random bytes (openssl rand -base64 48)")
+        if not self.public_base_url.startswith("https://"):
+            problems.append(
+                "IMMOFLOW_PUBLIC_BASE_URL must be the https:// address prospects and staff use "
+                f"(is {self.public_base_url!r}); without it the session cookie is not Secure"
+            )
+        if not web:
+            return problems
+        if self.intake_token is None or len(self.intake_token.get_secret_value()) < MIN_TOKEN_CHARS:
+            problems.append(
+                f"IMMOFLOW_INTAKE_TOKEN must be set (at least {MIN_TOKEN_CHARS} characters, e.g. "
+                "`openssl rand -hex 24`): open intake lets anyone make the office's mail server send mail"
+            )
+        for name, token in (("IMMOFLOW_API_TOKEN", self.api_token), ("IMMOFLOW_OPS_TOKEN", self.ops_token)):
+            if token is not None and len(token.get_secret_value()) < MIN_TOKEN_CHARS:
+                problems.append(f"{name} must be at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 24`)")
+        return problems
+
+    def check_production(self, *, web: bool = True) -> None:
+        """Refuse to serve a weak production setup; the message says what to set."""
+        problems = self.production_problems(web=web)
+        if problems:
+            raise SettingsError(
+                f"IMMOFLOW_ENV={self.env!r} is production, and this setup is not safe to serve:\n- "
+                + "\n- ".join(problems)
+                + "\n(IMMOFLOW_ENV=development runs the local development stack.)"
+            )
+
+    @property
     def effective_database_url(self) -> str:
         return normalise_database_url(self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'immoflow.db'}")
 
@@ -115,7 +193,7 @@ class Settings(BaseSettings):
         """The signing key; in development it is created once and kept in the data dir."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
-        if self.env == "production":
+        if not self.is_development and self.env != "test":
             raise SettingsError("IMMOFLOW_SECRET_KEY is required in production")
         key_file = self.data_dir / "secret_key"
         if key_file.exists():
@@ -125,6 +203,15 @@ class Settings(BaseSettings):
         key_file.write_text(key)
         key_file.chmod(0o600)
         return key
+
+
+MIN_SECRET_BYTES = 32  # the issue's bar and HMAC-SHA256's block of security: a shorter key is guessable
+MIN_TOKEN_CHARS = 24  # bearer tokens: 24 hex characters are 96 bits
+
+
+def _looks_weak(value: str) -> bool:
+    """A long but repetitive value ('x' * 40, 'changeme' pasted twice) has no entropy to speak of."""
+    return len(set(value)) < 8
 
 
 def normalise_database_url(url: str) -> str:

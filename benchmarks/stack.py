@@ -115,6 +115,9 @@ class ProcessStack:
             IMMOFLOW_WEB_HOST=LOCAL,
             IMMOFLOW_WEB_PORT=str(self.web_port),
             IMMOFLOW_LOG_FORMAT="text",
+            # One client posts thousands of inquiries a minute here; the per-client limits have their own tests.
+            IMMOFLOW_INTAKE_RATE_PER_MINUTE="100000000",
+            IMMOFLOW_PROSPECT_RATE_PER_MINUTE="100000000",
         )
         env.update(self.extra_env)
         env.update(overrides)

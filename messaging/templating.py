@@ -29,10 +29,12 @@ MAX_SEQUENCE_PRODUCT = 10_000  # 'x' * n, [..] * n
 MAX_EXPONENT = 128
 MAX_ARGUMENT = 100_000  # an int argument above this is a width or count no mail needs ('x'.center(10**8))
 MAX_FORMAT_WIDTH = 1000
+MAX_VALUE_SIZE = MAX_OUTPUT_CHARS  # a string or list no mail could print: refused as soon as it is built
 COMPILED_TEMPLATES = 256  # distinct template texts kept compiled; an office has a few dozen
 _PERCENT_WIDTH = re.compile(r"%[-+ #0]*(\d+)?(?:\.(\d+))?")
 _BRACE_WIDTH = re.compile(r"\{[^{}]*?(\d+)[^{}]*\}")
 _LOOP_GUARD = "_immoflow_loop_guard"
+_SIZE_GUARD = "_immoflow_size_guard"
 
 
 class TemplateRenderError(ValueError):
@@ -67,6 +69,14 @@ def _guarded(iterable: Iterable[Any]) -> Iterator[Any]:
         yield item
 
 
+def _check_size(value: Any) -> Any:
+    """Values grow by doubling (`s ~ s` in a recursive macro, `|replace('x', 'xxxxxxxxxx')` chained): checking
+    each result keeps memory at a small multiple of MAX_VALUE_SIZE instead of gigabytes."""
+    if isinstance(value, str | list | tuple | dict) and len(value) > MAX_VALUE_SIZE:
+        raise SecurityError(f"value longer than {MAX_VALUE_SIZE}")
+    return value
+
+
 def _check_arguments(args: Iterable[Any]) -> None:
     for value in args:
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ARGUMENT:
@@ -89,7 +99,7 @@ def _bounded_filter(function: Callable[..., Any]) -> Callable[..., Any]:
         _check_arguments([*args, *kwargs.values()])
         if function.__name__ == "do_format" and args:  # '%99999999s'|format(x)
             _check_format(args[0], _PERCENT_WIDTH)
-        return function(*args, **kwargs)
+        return _check_size(function(*args, **kwargs))
 
     return bounded
 
@@ -97,7 +107,9 @@ def _bounded_filter(function: Callable[..., Any]) -> Callable[..., Any]:
 class GuardedEnvironment(SandboxedEnvironment):
     """The sandbox plus the work budget: calls and the operators that can explode are checked here."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    # Intercepted operators are also never folded at compile time (Jinja's optimizer would evaluate
+    # `'x' * 10**9` while parsing, outside any budget): parse with this environment, never a plain one.
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's signature)
         _spend()
@@ -108,9 +120,11 @@ class GuardedEnvironment(SandboxedEnvironment):
             "format_map",
         ):
             _check_format(method.__self__, _BRACE_WIDTH)  # '{:>999999999}'.format(1)
-        return super().call(__context, __obj, *args, **kwargs)
+        return _check_size(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
+        if operator_name == "+":
+            return _check_size(operator.add(left, right))
         if operator_name == "*":
             for sequence, times in ((left, right), (right, left)):
                 repeated = isinstance(sequence, str | list | tuple) and isinstance(times, int)
@@ -130,6 +144,7 @@ def _environment() -> GuardedEnvironment:
     env = GuardedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.filters = {name: _bounded_filter(function) for name, function in env.filters.items()}
     env.filters[_LOOP_GUARD] = _guarded
+    env.filters[_SIZE_GUARD] = _check_size
     # lipsum(n=10**6) writes megabytes in one call; mail templates have no use for it.
     env.globals.pop("lipsum", None)
     return env
@@ -146,10 +161,18 @@ def _compile(source: str) -> Any:
     it cost more than rendering it (profile of the throughput benchmark). A compiled template keeps no
     state between renders; a template that fails to compile is not cached and fails the same way again.
     """
-    tree = _env.parse(source)
+    tree = parse(source)
     for loop in tree.find_all(nodes.For):
         loop.iter = nodes.Filter(loop.iter, _LOOP_GUARD, [], [], None, None, lineno=loop.lineno)
+    for concat in list(tree.find_all(nodes.Concat)):
+        concat.nodes = [nodes.Filter(n, _SIZE_GUARD, [], [], None, None, lineno=concat.lineno) for n in concat.nodes]
     return _env.from_string(tree)
+
+
+def parse(source: str) -> nodes.Template:
+    """The template's syntax tree, parsed by the guarded environment (for checks before saving): nothing in
+    it is evaluated, and the guarded operators are never folded into constants by the compiler either."""
+    return _env.parse(source)
 
 
 def render(source: str, context: Mapping[str, Any]) -> str:

@@ -79,8 +79,11 @@ def required_variables() -> set[str]:
 DEPLOY_ENV = {
     "POSTGRES_PASSWORD": "s3cret",
     "IMMOFLOW_PUBLIC_BASE_URL": "https://immo.example.com",
-    "IMMOFLOW_SECRET_KEY": "x" * 64,
+    "IMMOFLOW_SECRET_KEY": "Zq3vN8xK1pW7rT5yB2mC9dF4gH6jL0sA-strong-and-random",
     "IMMOFLOW_CODEC_KEYS": f"k2:{new_key()},k1:{new_key()}",
+    "IMMOFLOW_INTAKE_TOKEN": "7f3c9a1e5b2d8f4a6c0e9b3d7a1f5c2e",
+    "IMMOFLOW_OPS_TOKEN": "e2c5f1a7d3b9e0c6a4f8d2b5e1a9c3f7",
+    "PUBLIC_DOMAIN": "immo.example.com",
 }
 
 
@@ -95,6 +98,7 @@ def test_compose_file_follows_the_specification() -> None:
         "worker",
         "web",
         "codec-server",
+        "proxy",
     }
 
 
@@ -118,6 +122,8 @@ def test_settings_load_from_each_service_environment(monkeypatch: pytest.MonkeyP
         if name != "codec-server":
             assert settings.effective_database_url.startswith("postgresql+psycopg://immoflow:s3cret@postgres")
             assert settings.temporal_address == "temporal:7233"
+        if name in ("worker", "web"):
+            assert settings.production_problems(web=name == "web") == [], f"{name}: production would refuse it"
         if name in ("worker", "web", "codec-server"):
             codec = codec_from_settings(settings)
             assert codec is not None and codec.active_key_id == "k2", f"{name}: payload codec must be on"

@@ -96,6 +96,7 @@ async def test_detail_shows_headers_text_sandboxed_html_and_attachments(
         listing = await client.get("/dev/mail")
         detail = await client.get(f"/dev/mail/{name}")
         raw = await client.get(f"/dev/mail/{name}/raw")
+        frame = await client.get(f"/dev/mail/{name}/html")
 
     assert f'href="/dev/mail/{name}"' in listing.text
     assert detail.status_code == 200
@@ -104,12 +105,14 @@ async def test_detail_shows_headers_text_sandboxed_html_and_attachments(
     assert "Bernd Bekannt &lt;bekannt@example.com&gt;" in page  # headers, escaped
     assert "Ihr Link: http://localhost:8000/confirm/abc" in page
     assert "&lt;b&gt;kein HTML&lt;/b&gt;" in page  # the text part stays text
-    # The HTML part only ever appears escaped: inside srcdoc of a sandbox without permissions, and as source.
+    # The HTML part appears escaped on the page (as source) and raw only in a sandboxed frame whose own
+    # policy forbids scripts: `sandbox` without allow-scripts, default-src 'none'.
     assert "<script>steal()</script>" not in page
     iframe = re.search(r"<iframe[^>]*>", page)
     assert iframe is not None
-    assert 'sandbox=""' in iframe.group(0)
-    assert "srcdoc=" in iframe.group(0) and "&lt;script&gt;steal()&lt;/script&gt;" in iframe.group(0)
+    assert 'sandbox=""' in iframe.group(0) and f'src="/dev/mail/{name}/html"' in iframe.group(0)
+    policy = frame.headers["content-security-policy"]
+    assert policy.startswith("sandbox;") and "default-src 'none'" in policy and "script" not in policy
     assert "Expose-W-1001.pdf" in page and "application/pdf" in page
     assert raw.status_code == 200
     assert raw.headers["content-type"].startswith("text/plain")

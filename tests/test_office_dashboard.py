@@ -211,7 +211,13 @@ async def test_a_mail_opens_as_sent_with_text_and_html_kept_harmless(
     assert "Guten Tag &lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     assert '<a href="http://testserver/static/x.html" target="_blank" rel="noopener noreferrer">' in page.text
     assert "<script>alert" not in page.text
-    assert 'sandbox=""' in page.text and 'srcdoc="&lt;html&gt;&lt;body&gt;&lt;p&gt;Exposé' in page.text
+    frame_url = f"/dashboard/inquiries/{inquiry.id}/messages/{message.id}/html"
+    assert 'sandbox=""' in page.text and f'src="{frame_url}"' in page.text
+    frame = await http.get(frame_url)
+    # The mail's HTML in a frame of its own: it may style itself, but never run anything.
+    assert frame.text.startswith("<html><body><p>Exposé")
+    policy = frame.headers["content-security-policy"]
+    assert policy.startswith("sandbox;") and "default-src 'none'" in policy and "script" not in policy
     assert "Expose-W-1001.pdf" in page.text and "Nina Neu &lt;neu@example.com&gt;" in page.text
     assert foreign.status_code == 404 and "gehört nicht zu dieser Anfrage" in foreign.text
     assert missing.status_code == 404 and "Diese Anfrage gibt es nicht." in missing.text

@@ -74,7 +74,7 @@ def test_dotenv_file_is_read_and_environment_wins(clean_env: Path, monkeypatch: 
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("IMMOFLOW_SMTP_TLS", "sometimes"), ("IMMOFLOW_WEB_PORT", "eighty"), ("IMMOFLOW_ENV", "staging")],
+    [("IMMOFLOW_SMTP_TLS", "sometimes"), ("IMMOFLOW_WEB_PORT", "eighty"), ("IMMOFLOW_LOG_FORMAT", "xml")],
 )
 def test_invalid_values_are_refused(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str

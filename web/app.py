@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from db.session import engine_from_settings, make_session_factory
 from settings import Settings, get_settings
 from starter.services.context import Services
 from web.errors import install_error_handlers
+from web.housekeeping import run_housekeeping
 from web.templating import STATIC_DIR, problem_page
 
 
@@ -25,6 +28,7 @@ def routers() -> list[APIRouter]:
     from web.api import leads as leads_api
     from web.api import settings as settings_api
     from web.api import slots as slots_api
+    from web.pages import account as account_pages
     from web.pages import automations as automations_pages
     from web.pages import confirm as confirm_pages
     from web.pages import dashboard as dashboard_pages
@@ -50,6 +54,7 @@ def routers() -> list[APIRouter]:
         slot_pages.router,
         slot_office_pages.router,
         login_pages.router,
+        account_pages.router,
         dashboard_pages.router,
         inquiry_actions.router,
         settings_pages.router,
@@ -63,6 +68,7 @@ def routers() -> list[APIRouter]:
 def create_app(settings: Settings | None = None, *, client: Client | None = None) -> FastAPI:
     """CLIENT: an already connected Temporal client (tests); otherwise one is connected lazily."""
     settings = settings or get_settings()
+    settings.check_production()  # a weak production setup does not start at all; the error says what to set
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,9 +76,13 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         app.state.services = Services(
             settings=settings, engine=engine, sessions=make_session_factory(engine), _client=client
         )
+        housekeeping = asyncio.create_task(run_housekeeping(app.state.services), name="housekeeping")
         try:
             yield
         finally:
+            housekeeping.cancel()
+            with suppress(asyncio.CancelledError):
+                await housekeeping
             await engine.dispose()
 
     app = FastAPI(title="immoflow", version="0.1.0", lifespan=lifespan)
@@ -81,9 +91,17 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # metrics added last, so it is outermost and counts refused requests too.
     from web.api.metrics import install_metrics
     from web.security.auth import install_auth
+    from web.security.headers import SecurityHeadersMiddleware
+    from web.security.limits import AbuseLimitMiddleware
 
     install_auth(app, settings, problem_page)
+    app.add_middleware(AbuseLimitMiddleware, settings=settings)
     install_metrics(app)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    if settings.trusted_proxies.strip():
+        # Outermost: every layer inside (rate limits, login throttle, logs) sees the real client address,
+        # and only when the peer is one of the configured proxies; anyone else's X-Forwarded-For is ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     for router in routers():
         app.include_router(router)
     # CSS, the demo property's pictures; pages link them as /static/….

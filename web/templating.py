@@ -1,7 +1,7 @@
 """The one Jinja2 environment of the server-rendered pages: autoescaped, German dates, a shared top nav.
 
 Pages extend `base.html`; every page gets `t(...)` (web.texts), `csrf_field()` for its forms,
-`current_user` and `flashes()`. A feature adds itself to the top nav with `register_nav_item` at import time
+`current_user` and `flashes()`. The top nav is NAV_ITEMS
 (its router module is imported by `routers()`), so no one needs to edit the layout to get a menu entry.
 """
 
@@ -36,7 +36,7 @@ STATIC_DIR = WEB_DIR / "static"
 class NavItem:
     label: str
     path: str
-    dev_only: bool = False  # hidden (and its pages 404) when IMMOFLOW_ENV=production
+    dev_only: bool = False  # hidden (and its pages 404) unless IMMOFLOW_ENV=development
 
 
 # The office's top navigation, in the order shown. One list, so a page cannot appear by being imported.
@@ -53,7 +53,7 @@ NAV_ITEMS = (
 
 
 def nav_items(settings: Settings) -> list[NavItem]:
-    production = settings.env == "production"
+    production = not settings.is_development
     return [item for item in NAV_ITEMS if not (item.dev_only and production)]
 
 

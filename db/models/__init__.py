@@ -21,6 +21,7 @@ from db.models.crm import (
 from db.models.inquiries import Inquiry, InquiryStatus, InquiryStep, QuarantinedPayload, RawPayload
 from db.models.leads import Lead, SalesPhase, SalesProcess
 from db.models.messaging import AppSetting, DomainEvent, Message, MessageStatus, MessageTemplate
+from db.models.security import LoginFailure, RateCounter, WebSession
 from db.models.slots import SlotProposal, SlotRequest, SlotRequestStatus
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "InquiryStatus",
     "InquiryStep",
     "Lead",
+    "LoginFailure",
     "Mailbox",
     "MarketingStatus",
     "Message",
@@ -50,6 +52,7 @@ __all__ = [
     "PropertyContactPerson",
     "PropertyVisibility",
     "QuarantinedPayload",
+    "RateCounter",
     "RawPayload",
     "RunOutcome",
     "SalesPhase",
@@ -59,4 +62,5 @@ __all__ = [
     "SlotRequestStatus",
     "Task",
     "User",
+    "WebSession",
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from settings import get_settings
+from settings import Settings, SettingsError, get_settings
 from starter.ops.logs import configure_logging
 from starter.ops.process import exit_cleanly
 
@@ -40,12 +40,22 @@ def db_downgrade(revision: str = typer.Argument(..., help="Target revision, e.g.
     typer.echo(f"database at {revision}")
 
 
+def _refuse_weak_production(settings: Settings, *, web: bool = True) -> None:
+    try:
+        settings.check_production(web=web)
+    except SettingsError as exc:
+        typer.echo(f"immoflow: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def worker() -> None:
     """Run the Temporal worker (all workflows and activities) and the event dispatcher."""
     from worker import run_worker
 
-    configure_logging(get_settings())
+    settings = get_settings()
+    _refuse_weak_production(settings, web=False)  # the worker signs the links it mails: the same key and URL
+    configure_logging(settings)
     asyncio.run(run_worker())
 
 
@@ -60,13 +70,15 @@ def web(
     from web.app import create_app
 
     settings = get_settings()
+    _refuse_weak_production(settings)
     configure_logging(settings)
     uvicorn.run(
         create_app(settings),
         host=host or settings.web_host,
         port=port or settings.web_port,
         log_config=None,
-        proxy_headers=True,
+        # The app trusts X-Forwarded-* only from IMMOFLOW_TRUSTED_PROXIES (web.app), not uvicorn's default.
+        proxy_headers=False,
     )
 
 
@@ -106,7 +118,7 @@ def demo_data() -> None:
     from starter.services.showcase import AGENT_EMAIL
 
     settings = get_settings()
-    if settings.env == "production":
+    if settings.is_production:
         typer.echo("refusing to create demo users with known passwords in production", err=True)
         raise typer.Exit(2)
     try:
@@ -123,6 +135,7 @@ def _register_groups() -> None:
     from starter.cli import history as cli_history
     from starter.cli import inquiry as cli_inquiry
     from starter.cli import schedules as cli_schedules
+    from starter.cli import sessions as cli_sessions
     from starter.cli import temporal as cli_temporal
     from starter.temporal import codec_server
 
@@ -131,6 +144,7 @@ def _register_groups() -> None:
     app.add_typer(cli_temporal.app, name="temporal")
     app.command("codec-server")(codec_server.serve)
     app.add_typer(cli_schedules.app, name="schedules")
+    app.add_typer(cli_sessions.app, name="sessions")
 
 
 def main() -> None:

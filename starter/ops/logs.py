@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -65,6 +66,38 @@ class TemporalContextFilter(logging.Filter):
         return True
 
 
+# Prospect links carry their signed token in the path; whoever reads the access log must not be able to
+# open a prospect's form with it. Redacted in every record, whichever logger (uvicorn.access above all) wrote it.
+_SECRET_PATH = re.compile(r"/(confirm|slots)/[^/?#\s\"']+")
+REDACTED = "…"
+
+
+def redact(text: str) -> str:
+    return _SECRET_PATH.sub(lambda match: f"/{match.group(1)}/{REDACTED}", text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Replaces link tokens in the message and its arguments before any formatter sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: _redacted(value) for key, value in record.args.items()}
+        return True
+
+
+def _redacted(value: object) -> object:
+    """Strings, and objects that print as one (httpx.URL): a number stays a number for %d."""
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    text = value if isinstance(value, str) else str(value)
+    redacted = redact(text)
+    return value if redacted == text and not isinstance(value, str) else redacted
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
@@ -101,6 +134,7 @@ def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     # On the handler, not a logger: handler filters see records propagated from every child logger.
     handler.addFilter(TemporalContextFilter())
+    handler.addFilter(RedactSecretsFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

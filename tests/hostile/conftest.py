@@ -98,6 +98,9 @@ async def hostile_app(
         smtp_port=1,
         public_base_url="http://testserver",
         task_queue=task_queue,
+        # The fuzzers send hundreds of requests a minute from one client: the rate limits have their own tests.
+        intake_rate_per_minute=1_000_000,
+        prospect_rate_per_minute=1_000_000,
     )
     async with app_client(settings, workflow_env.client) as http:
         yield HostileApp(http, make_session_factory(hostile_engine), settings)

@@ -98,7 +98,7 @@ async def test_three_slots_are_thanked_for_and_a_second_submission_is_refused(
         assert again.status_code == 409 and "Bereits beantwortet" in again.text
         revisit = await http.get(path(settings, request))
         assert revisit.status_code == 409
-    assert await raw_count(harness.sessions) == 2  # the refused second one is kept as well
+    assert await raw_count(harness.sessions) == 1  # the spent link stores nothing (issue 17.3)
     row = await harness.row(request.id)
     assert row.comment == XSS and row.status == "answered"
     messages = await harness.messages(request.id)
@@ -159,7 +159,7 @@ async def test_forged_and_foreign_links_are_refused(harness: SlotHarness, settin
             assert page.status_code == 404 and "Link ungültig" in page.text, bad
         posted = await http.post(good[:-3] + "abc", data={"slot_date": ["2030-01-01"], "comment": "hallo"})
     assert posted.status_code == 404
-    assert await raw_count(harness.sessions) == 1  # stored before the link was even looked at
+    assert await raw_count(harness.sessions) == 0  # the link is checked before anything is stored
 
 
 async def test_expired_link_says_so(
@@ -195,10 +195,10 @@ async def test_dev_sms_lists_what_the_sink_recorded_and_hides_in_production(sett
         billing_account="KST-ANNA",
     )
     await DevSmsSink(settings.data_dir / "sms").send(message)
-    async with app_client(temporal_down(settings)) as http:
+    async with app_client(temporal_down(settings.model_copy(update={"env": "development"}))) as http:
         page = await http.get("/dev/sms")
     assert page.status_code == 200
     assert "&lt;b&gt;Nina&lt;/b&gt;" in page.text and "KST-ANNA" in page.text and "0,09 €" in page.text
     assert re.search(r"1 SMS, zusammen 0,09 €", page.text)
-    async with app_client(settings.model_copy(update={"env": "production"})) as http:
+    async with app_client(settings) as http:  # the test suite's own env: not development, no /dev/*
         assert (await http.get("/dev/sms")).status_code == 404

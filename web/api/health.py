@@ -1,15 +1,21 @@
-"""GET /healthz: database, Temporal and SMTP reachability as JSON; 503 when one is down."""
+"""GET /healthz: database, Temporal and SMTP reachability as JSON; 503 when one is down.
+
+The internet (load balancers, uptime checks) learns only ok / down. The checks with their errors name
+internal hosts and ports, so they are shown only with `Authorization: Bearer <IMMOFLOW_OPS_TOKEN>`, or in
+development.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from starter.services.context import Services
 from web.dependencies import ServicesDep
+from web.security.ops import ops_authorised
 
 router = APIRouter(tags=["ops"])
 CHECK_TIMEOUT = 3.0
@@ -45,7 +51,7 @@ async def _check(probe: object) -> str:
 
 
 @router.get("/healthz")
-async def healthz(services: ServicesDep) -> JSONResponse:
+async def healthz(request: Request, services: ServicesDep) -> JSONResponse:
     results = dict(
         zip(
             ("database", "temporal", "smtp"),
@@ -54,4 +60,7 @@ async def healthz(services: ServicesDep) -> JSONResponse:
         )
     )
     healthy = all(not value.startswith("down") for value in results.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", **results}, status_code=200 if healthy else 503)
+    status_code = 200 if healthy else 503
+    if services.settings.is_development or ops_authorised(request, services.settings):
+        return JSONResponse({"status": "ok" if healthy else "degraded", **results}, status_code=status_code)
+    return JSONResponse({"status": "ok" if healthy else "down"}, status_code=status_code)

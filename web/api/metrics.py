@@ -1,6 +1,8 @@
 """GET /metrics for Prometheus: HTTP requests of this process, and the domain numbers from the database.
 
 Scrape it from the internal network; the reverse proxy in front of the web app should not pass /metrics on.
+Outside development and the test suite it answers only `Authorization: Bearer <IMMOFLOW_OPS_TOKEN>` (404
+when no ops token is configured), so a proxy that does pass it on leaks nothing.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from starter.ops.metrics import domain_registry
 from web.dependencies import ServicesDep
+from web.security.ops import ops_authorised
 
 router = APIRouter(tags=["ops"])
+# Anything else is "other": a made-up method must not become a new series (unbounded label values).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class HttpMetrics:
@@ -63,7 +68,7 @@ class MetricsMiddleware:
         finally:
             # The route template (/inquiries/{id}), never the raw path: one series per route, not per id.
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)
 
@@ -75,6 +80,11 @@ def install_metrics(app: FastAPI) -> None:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, services: ServicesDep) -> Response:
+    settings = services.settings
+    if settings.is_production and not ops_authorised(request, settings):
+        if settings.ops_token is None:
+            return Response(status_code=404)
+        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
     body = b""
     http: HttpMetrics | None = getattr(request.app.state, "http_metrics", None)
     if http is not None:

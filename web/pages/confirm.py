@@ -1,6 +1,7 @@
 """/confirm/{token}: the prospect confirms the email address and completes the address data (seed 002).
 
-The submission is stored as a raw payload first; the workflow then receives it as a validated update, so a
+The link is checked first (a forged or spent link stores nothing); then the submission is stored as a raw
+payload before anything else; the workflow then receives it as a validated update, so a
 forged, foreign, reused or expired link is refused before anything enters history, and the page says why.
 """
 
@@ -117,6 +118,11 @@ async def confirmation_form(request: Request, token: str, services: ServicesDep)
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
 async def confirm(request: Request, token: str, services: ServicesDep) -> HTMLResponse:
+    # The link first: a forged or spent link stores nothing (the body is capped in web.security.limits).
+    found = await _claims_and_inquiry(services, token)
+    if isinstance(found, str):
+        return problem_page(request, found)
+    claims, inquiry = found
     form = await request.form()
     values: dict[str, Any] = {name: str(form.get(name, "")) for name in FORM_FIELDS}
     values["newsletter"] = values["newsletter"] == "1"
@@ -128,10 +134,6 @@ async def confirm(request: Request, token: str, services: ServicesDep) -> HTMLRe
             remote_addr=request.client.host if request.client else None,
         )
         session.add(raw)
-    found = await _claims_and_inquiry(services, token)
-    if isinstance(found, str):
-        return problem_page(request, found)
-    claims, inquiry = found
     try:
         ConfirmedAddress.model_validate({**values, "email": inquiry.email})
     except ValidationError as exc:

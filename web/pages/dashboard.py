@@ -21,6 +21,7 @@ from db.models import InquiryStatus
 from starter.services import dashboard as queries
 from starter.services.inquiry_views import InquiryDetail, InquiryItem, inquiry_detail, inquiry_page
 from web.dependencies import ServicesDep
+from web.security.headers import MAIL_FRAME_HEADERS
 from web.templating import format_datetime, format_short_datetime, templates
 from web.texts import t
 
@@ -177,6 +178,16 @@ async def message_view(request: Request, inquiry_id: int, message_id: int, servi
     if message is None:
         return not_found(request, t("error.message_missing"))
     return templates.TemplateResponse(request, "dashboard/message.html", {"message": message, "inquiry_id": inquiry_id})
+
+
+@router.get("/dashboard/inquiries/{inquiry_id}/messages/{message_id}/html", response_class=HTMLResponse)
+async def message_html(request: Request, inquiry_id: int, message_id: int, services: ServicesDep) -> HTMLResponse:
+    """The mail's HTML part for the sandboxed frame of message.html, with a policy of its own."""
+    async with services.sessions() as session:
+        message = await queries.inquiry_message(session, inquiry_id, message_id)
+    if message is None or not message.body_html:
+        return not_found(request, t("error.message_missing"))
+    return HTMLResponse(message.body_html, headers=MAIL_FRAME_HEADERS)
 
 
 def not_found(request: Request, message: str) -> HTMLResponse:

@@ -1,6 +1,6 @@
 """/dev/mail: the mails the development SMTP sink caught (`<data dir>/mail/*.eml`), readable in the browser.
 
-Development only: every route answers 404 when IMMOFLOW_ENV=production. Mail content is untrusted
+Development only: every route answers 404 unless IMMOFLOW_ENV=development. Mail content is untrusted
 (prospects' names and texts end up in it): text is autoescaped, HTML parts render in a sandboxed iframe.
 """
 
@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from starter.dev.smtp_sink import read_mailbox
 from starter.services.context import Services
 from web.dependencies import ServicesDep
+from web.security.headers import MAIL_FRAME_HEADERS
 from web.templating import templates
 
 # Names the sink writes (`20261123T101500123456-000001.eml`); anything else is not ours to serve.
@@ -28,7 +29,7 @@ _NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]{0,200}\.eml$")
 
 
 def _development_only(services: ServicesDep) -> None:
-    if services.settings.env == "production":
+    if not services.settings.is_development:
         raise HTTPException(status_code=404)
 
 
@@ -124,6 +125,15 @@ async def mail_list(request: Request, services: ServicesDep) -> HTMLResponse:
 async def mail_detail(request: Request, name: str, services: ServicesDep) -> HTMLResponse:
     mail = await asyncio.to_thread(_read_one, _mail_file(services, name))
     return templates.TemplateResponse(request, "dev_mail/detail.html", {"mail": mail})
+
+
+@router.get("/{name}/html", response_class=HTMLResponse, name="dev_mail_html")
+async def mail_html(name: str, services: ServicesDep) -> HTMLResponse:
+    """The HTML part for the sandboxed frame of detail.html, with a policy of its own."""
+    mail = await asyncio.to_thread(_read_one, _mail_file(services, name))
+    if mail.html is None:
+        raise HTTPException(status_code=404)
+    return HTMLResponse(mail.html, headers=MAIL_FRAME_HEADERS)
 
 
 @router.get("/{name}/raw", response_class=PlainTextResponse, name="dev_mail_raw")

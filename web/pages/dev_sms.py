@@ -1,6 +1,6 @@
 """/dev/sms: the SMS the development sink recorded (`<data dir>/sms/*.json`), beside /dev/mail.
 
-Development only: every route answers 404 when IMMOFLOW_ENV=production. SMS texts carry prospects' names
+Development only: every route answers 404 unless IMMOFLOW_ENV=development. SMS texts carry prospects' names
 and are rendered autoescaped.
 """
 
@@ -19,7 +19,7 @@ from web.templating import templates
 
 
 def _development_only(services: ServicesDep) -> None:
-    if services.settings.env == "production":
+    if not services.settings.is_development:
         raise HTTPException(status_code=404)
 
 

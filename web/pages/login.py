@@ -1,4 +1,4 @@
-"""/login and /logout for office staff: users from the database, scrypt passwords, a signed session cookie."""
+"""/login and /logout for office staff: users from the database, scrypt passwords, server-side sessions."""
 
 from __future__ import annotations
 
@@ -39,11 +39,9 @@ def _login_page(
 
 
 def _throttle(request: Request) -> LoginThrottle:
-    """One per app (tests build many apps in one process)."""
+    """The counters are in the database; a test may put a throttle with its own clock on the app."""
     throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
-    if throttle is None:
-        throttle = request.app.state.login_throttle = LoginThrottle()
-    return throttle
+    return throttle or LoginThrottle(request.app.state.services.sessions)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -64,9 +62,12 @@ async def login(
     address = email.strip().lower()
     client = request.client.host if request.client else "unknown"
     throttle = _throttle(request)
-    wait = throttle.retry_after(address, client)
+    wait = await throttle.retry_after(address, client)
     if wait:
-        error = t("login.throttled", minutes=math.ceil(wait / 60))
+        if wait < 120:
+            error = t("login.throttled_seconds", seconds=wait)
+        else:
+            error = t("login.throttled", minutes=math.ceil(wait / 60))
         headers = {"Retry-After": str(wait)}
         return _login_page(request, email=email, next_url=safe_next(next), error=error, status=429, headers=headers)
     async with services.sessions() as session:
@@ -75,7 +76,7 @@ async def login(
     # scrypt takes ~50 ms of CPU: off the event loop, so one login does not stall every other request.
     valid = await asyncio.to_thread(verify_password, password, stored or _DUMMY_HASH)
     if user is None or stored is None or not valid:
-        throttle.failed(address, client)
+        await throttle.failed(address, client)
         return _login_page(request, email=email, next_url=safe_next(next), error=t("login.failed"), status=401)
     if needs_rehash(stored):
         async with services.sessions.begin() as session:
@@ -83,13 +84,13 @@ async def login(
             if row is not None:
                 row.password_hash = await asyncio.to_thread(hash_password, password)
                 user = row
-    throttle.succeeded(address)
-    start_session(request, user)
+    await throttle.succeeded(address, client)
+    await start_session(request, user)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/logout")
 async def logout(request: Request) -> RedirectResponse:
-    end_session(request)
+    await end_session(request)
     flash(request, t("login.logged_out"), "info")
     return RedirectResponse("/login", status_code=303)

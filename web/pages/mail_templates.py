@@ -40,9 +40,14 @@ async def _template(services: Services, key: str) -> MessageTemplate | None:
         return await session.scalar(select(MessageTemplate).where(MessageTemplate.key == key))
 
 
+# Previews share the process's CPU (and GIL) with every other request: at most this many at a time.
+_PREVIEWS = asyncio.Semaphore(2)
+
+
 async def _preview(services: Services, key: str, subject: str, body: str) -> Preview:
     # Rendering is CPU work bounded by the template budget (~2 s at worst): keep it off the event loop.
-    return await asyncio.to_thread(preview, key, subject, body, services.settings, services.sessions)
+    async with _PREVIEWS:
+        return await asyncio.to_thread(preview, key, subject, body, services.settings, services.sessions)
 
 
 def _edit_page(

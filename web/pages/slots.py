@@ -1,7 +1,8 @@
 """/slots/{token}: the prospect proposes up to five time slots (seed 001).
 
 With a property it is a viewing page (cover photo, key data, viewing text), without one the general
-appointment page; both texts are office settings. The submission is stored as a raw payload first, then
+appointment page; both texts are office settings. The link is checked first (a forged or spent one stores
+nothing); the submission is then stored as a raw payload before anything else, then
 reaches the workflow as a validated update: a forged, reused or expired link is refused, and says so.
 """
 
@@ -113,6 +114,11 @@ async def slot_form(request: Request, token: str, services: ServicesDep, now: No
 
 @router.post("/slots/{token}", response_class=HTMLResponse)
 async def submit_slots(request: Request, token: str, services: ServicesDep, now: NowDep) -> HTMLResponse:
+    # The link first: a forged or spent link stores nothing (the body is capped in web.security.limits).
+    found = await _claims_and_request(services, token, now)
+    if isinstance(found, str):
+        return problem_page(request, found)
+    claims, slot_request = found
     posted = await request.form()
     form = read_form({key: [str(v) for v in posted.getlist(key)] for key in posted})
     async with services.sessions.begin() as session:  # kept whatever happens next
@@ -123,10 +129,6 @@ async def submit_slots(request: Request, token: str, services: ServicesDep, now:
             remote_addr=request.client.host if request.client else None,
         )
         session.add(raw)
-    found = await _claims_and_request(services, token, now)
-    if isinstance(found, str):
-        return problem_page(request, found)
-    claims, slot_request = found
     if not validate(form, now, ZoneInfo(services.settings.time_zone)).valid:
         return await _form(request, services, slot_request, form, now, 422)
     try:

@@ -16,9 +16,7 @@ user with `CurrentUserDep` (None when a bearer token authorised the request).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -32,13 +30,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from db.models import User
 from settings import Settings
+from web.security import sessions as web_sessions
 from web.security.csrf import BodyTooLargeError, rotate_csrf_token, submitted_token, token_matches
 from web.texts import t
 
 SESSION_COOKIE = "immoflow_session"
-# An office day plus a margin; every request of an active user renews it (see SEEN_REFRESH_SECONDS).
-SESSION_MAX_AGE_SECONDS = 12 * 60 * 60
-SEEN_REFRESH_SECONDS = 10 * 60
+# The cookie holds the server-side session's token under this key (see web.security.sessions).
+SESSION_TOKEN_KEY = "sid"
 
 PUBLIC_PREFIXES = ("/confirm/", "/slots/", "/static/", "/dev/")
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/favicon.ico"})
@@ -71,21 +69,37 @@ class CurrentUser:
     name: str
 
 
-def _fingerprint(password_hash: str | None) -> str:
-    """Part of the session: a changed password (or a removed login) ends every session made before it."""
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
-
-
-def start_session(request: Request, user: User) -> None:
+async def start_session(request: Request, user: User) -> None:
+    """A new server-side session for USER (any older one of this browser ends): the cookie gets its token."""
+    services = request.app.state.services
+    previous = request.session.get(SESSION_TOKEN_KEY)
+    if isinstance(previous, str):
+        await web_sessions.end_session(services.sessions, previous)
+    token = await web_sessions.create_session(
+        services.sessions,
+        user,
+        web_sessions.Lifetimes.from_settings(services.settings),
+        client=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
     session = request.session
     session.clear()
-    session.update(uid=user.id, auth=_fingerprint(user.password_hash), seen=int(time.time()))
+    session[SESSION_TOKEN_KEY] = token
     rotate_csrf_token(request)
 
 
-def end_session(request: Request) -> None:
+async def end_session(request: Request) -> None:
+    token = request.session.get(SESSION_TOKEN_KEY)
+    if isinstance(token, str):
+        await web_sessions.end_session(request.app.state.services.sessions, token)
     request.session.clear()
     rotate_csrf_token(request)
+
+
+def session_token(request: Request) -> str | None:
+    """The token of this browser's server-side session (for the sessions page), if logged in."""
+    token = request.session.get(SESSION_TOKEN_KEY) if "session" in request.scope else None
+    return token if isinstance(token, str) else None
 
 
 def current_user(request: Request) -> CurrentUser | None:
@@ -169,18 +183,16 @@ class AuthMiddleware:
 
     async def _session_user(self, scope: Scope) -> CurrentUser | None:
         session: dict[str, Any] | None = scope.get("session")
-        uid = session.get("uid") if session is not None else None
-        if session is None or not isinstance(uid, int):
+        token = session.get(SESSION_TOKEN_KEY) if session is not None else None
+        if session is None or not isinstance(token, str):
             return None
         services = scope["app"].state.services
-        async with services.sessions() as db:
-            user = await db.get(User, uid)
-        if user is None or not user.is_active or session.get("auth") != _fingerprint(user.password_hash):
+        lifetimes = web_sessions.Lifetimes.from_settings(services.settings)
+        found = await web_sessions.resolve_session(services.sessions, token, lifetimes)
+        if found is None:  # logged out, expired, idle, or the user changed: an anonymous visitor now
             session.clear()
             return None
-        now = int(time.time())
-        if now - int(session.get("seen", 0)) > SEEN_REFRESH_SECONDS:
-            session["seen"] = now  # a modified session is written back: the cookie's lifetime starts again
+        _, user = found
         return CurrentUser(id=user.id, email=user.email, name=user.name)
 
 
@@ -213,7 +225,8 @@ def install_auth(app: FastAPI, settings: Settings, problem_page: ProblemPage) ->
         SessionMiddleware,
         secret_key=settings.effective_secret_key(),
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE_SECONDS,
+        # The server ends sessions (idle and absolute limits); the cookie only has to outlive the longest.
+        max_age=settings.session_absolute_hours * 60 * 60,
         same_site="lax",
         https_only=settings.public_base_url.startswith("https://"),
     )
