@@ -28,6 +28,7 @@ from starter.client import connect_client
 from starter.dispatcher import Dispatcher
 from starter.event_handlers import HANDLERS, load_all
 from starter.metrics import sdk_runtime
+from workflows.account_mail import AccountMailWorkflow
 from workflows.automation import AutomationRunWorkflow
 from workflows.birthday_scan import BirthdayScanWorkflow
 from workflows.inquiry import InquiryWorkflow
@@ -42,6 +43,7 @@ WORKFLOWS: Sequence[type] = (
     TimeSlotRequestWorkflow,
     AutomationRunWorkflow,
     BirthdayScanWorkflow,
+    AccountMailWorkflow,
 )
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 

@@ -12,13 +12,16 @@ from temporalio.client import Client
 from db.session import engine_from_settings, make_session_factory
 from settings import Settings, get_settings
 from starter.web.errors import install_error_handlers
+from starter.web.roles import install_role_errors
 from starter.web.services import Services
 from starter.web.templating import STATIC_DIR
+from starter.web.visibility import install_visibility_errors
 
 
 def routers() -> list[APIRouter]:
     # Imported here so that importing the app module stays cheap and free of cycles.
     from starter.web import (
+        appointments_pages,
         automations_api,
         automations_pages,
         confirm_pages,
@@ -33,12 +36,17 @@ def routers() -> list[APIRouter]:
         leads_api,
         login_pages,
         metrics,
+        sales_process_pages,
+        set_password_pages,
         settings_api,
         settings_pages,
         slot_office_pages,
         slot_pages,
         slots_api,
+        tasks_pages,
         template_pages,
+        users_api,
+        users_pages,
     )
 
     return [
@@ -62,6 +70,12 @@ def routers() -> list[APIRouter]:
         crm_api.router,
         automations_api.router,
         automations_pages.router,
+        users_pages.router,
+        users_api.router,
+        set_password_pages.router,
+        tasks_pages.router,
+        sales_process_pages.router,
+        appointments_pages.router,
     ]
 
 
@@ -82,11 +96,15 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
 
     app = FastAPI(title="immoflow", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+    install_role_errors(app)
+    install_visibility_errors(app)
     # Middleware cannot come from a router. Login/token/CSRF checks for every route (starter.web.auth);
     # metrics added last, so it is outermost and counts refused requests too.
     from starter.web.auth import install_auth
     from starter.web.metrics import install_metrics
+    from starter.web.nav_counts import NavCountsMiddleware
 
+    app.add_middleware(NavCountsMiddleware)  # inside auth: it needs the user the session named
     install_auth(app, settings)
     install_metrics(app)
     for router in routers():

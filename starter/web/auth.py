@@ -39,7 +39,7 @@ SESSION_COOKIE = "immoflow_session"
 SESSION_MAX_AGE_SECONDS = 12 * 60 * 60
 SEEN_REFRESH_SECONDS = 10 * 60
 
-PUBLIC_PREFIXES = ("/confirm/", "/slots/", "/static/", "/dev/")
+PUBLIC_PREFIXES = ("/confirm/", "/slots/", "/set-password/", "/static/", "/dev/")
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/favicon.ico"})
 LOGIN_PATHS = frozenset({"/login", "/logout"})
 INTAKE_PATHS = frozenset({"/api/inquiries", "/api/inquiries/openimmo"})
@@ -68,6 +68,11 @@ class CurrentUser:
     id: int
     email: str
     name: str
+    role: str = "agent"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
 
 
 def _fingerprint(password_hash: str | None) -> str:
@@ -170,7 +175,7 @@ class AuthMiddleware:
         now = int(time.time())
         if now - int(session.get("seen", 0)) > SEEN_REFRESH_SECONDS:
             session["seen"] = now  # a modified session is written back: the cookie's lifetime starts again
-        return CurrentUser(id=user.id, email=user.email, name=user.name)
+        return CurrentUser(id=user.id, email=user.email, name=user.name, role=user.role)
 
 
 def _unauthorized(detail: str) -> Response:

@@ -21,10 +21,11 @@ from activities.automation_triggers import triggers
 from db.models import AutomationRun
 from settings import Settings
 from starter import automation_service as service
+from starter.web.roles import AdminOnly
 from starter.web.services import Services, ServicesDep
 from workflows.automation_models import RuleDefinition
 
-router = APIRouter(prefix="/api/automations", tags=["automations"])
+router = APIRouter(prefix="/api/automations", tags=["automations"], dependencies=[AdminOnly])
 
 
 class RunOut(BaseModel):

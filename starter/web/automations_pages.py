@@ -18,11 +18,12 @@ from activities.automation_triggers import triggers
 from starter import automation_service as service
 from starter.web.automation_forms import RuleForm, choices, form_of, parse_form
 from starter.web.flash import flash
+from starter.web.roles import AdminOnly
 from starter.web.services import ServicesDep
 from starter.web.templating import register_nav_item, templates
 
-router = APIRouter(prefix="/automations", tags=["automations"], include_in_schema=False)
-register_nav_item("Automationen", "/automations", order=40)
+router = APIRouter(prefix="/automations", tags=["automations"], include_in_schema=False, dependencies=[AdminOnly])
+register_nav_item("Automationen", "/automations", order=40, admin_only=True)
 
 
 def _not_found(exc: service.RuleNotFoundError) -> HTTPException:

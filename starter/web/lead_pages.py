@@ -27,8 +27,10 @@ from starter.web.auth import current_user
 from starter.web.flash import flash
 from starter.web.leads_api import lead_out, lead_view
 from starter.web.office_choices import office_choices
+from starter.web.roles import viewer
 from starter.web.services import Services, ServicesDep
 from starter.web.templating import register_nav_item, templates
+from starter.web.visibility import lead_condition, require_visible
 
 router = APIRouter(tags=["office"], include_in_schema=False)
 register_nav_item("Leads", "/leads", order=20)
@@ -42,6 +44,7 @@ async def leads(request: Request, services: ServicesDep, overdue: bool = False, 
         .join(Contact, Contact.id == Lead.contact_id)
         .join(SalesPhase, SalesPhase.id == Lead.phase_id)
         .join(User, User.id == Lead.taker_user_id)
+        .where(lead_condition(viewer(request)))
         .order_by(Lead.id.desc())
         .limit(500)
     )
@@ -125,7 +128,7 @@ async def _lead_context(services: Services, lead_id: int) -> dict[str, Any]:
         }
 
 
-@router.get("/leads/{lead_id}", response_class=HTMLResponse)
+@router.get("/leads/{lead_id}", response_class=HTMLResponse, dependencies=[require_visible(Lead, "lead_id")])
 async def lead_detail(request: Request, lead_id: int, services: ServicesDep) -> HTMLResponse:
     return templates.TemplateResponse(request, "leads/detail.html", await _lead_context(services, lead_id))
 
@@ -139,7 +142,7 @@ def _back(lead_id: int) -> RedirectResponse:
     return RedirectResponse(f"/leads/{lead_id}", status_code=303)
 
 
-@router.post("/leads/{lead_id}/phase", response_model=None)
+@router.post("/leads/{lead_id}/phase", response_model=None, dependencies=[require_visible(Lead, "lead_id")])
 async def move_lead(request: Request, lead_id: int, services: ServicesDep) -> Response:
     form = await _form(request)
     try:
@@ -154,7 +157,7 @@ async def move_lead(request: Request, lead_id: int, services: ServicesDep) -> Re
     return _back(lead_id)
 
 
-@router.post("/leads/{lead_id}/tasks", response_model=None)
+@router.post("/leads/{lead_id}/tasks", response_model=None, dependencies=[require_visible(Lead, "lead_id")])
 async def add_task(request: Request, lead_id: int, services: ServicesDep) -> Response:
     form = await _form(request)
     try:
@@ -173,7 +176,7 @@ async def add_task(request: Request, lead_id: int, services: ServicesDep) -> Res
     return _back(lead_id)
 
 
-@router.post("/leads/{lead_id}/close", response_model=None)
+@router.post("/leads/{lead_id}/close", response_model=None, dependencies=[require_visible(Lead, "lead_id")])
 async def close_lead(request: Request, lead_id: int, services: ServicesDep) -> Response:
     try:
         async with services.sessions.begin() as session:

@@ -11,10 +11,11 @@ from activities import default_templates
 from activities.inquiries import CONFIG_KEY
 from activities.template_store import ensure_default_templates
 from db.app_settings import load_section, save_section
+from starter.web.roles import AdminOnly
 from starter.web.services import Services, ServicesDep
 from workflows.inquiry_models import InquiryManagerConfig
 
-router = APIRouter(prefix="/api/settings", tags=["settings"])
+router = APIRouter(prefix="/api/settings", tags=["settings"], dependencies=[AdminOnly])
 
 
 async def read_inquiry_config(services: Services) -> InquiryManagerConfig:

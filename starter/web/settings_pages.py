@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from starter.web.flash import flash
+from starter.web.roles import AdminOnly
 from starter.web.services import ServicesDep
 from starter.web.settings_api import read_inquiry_config, write_inquiry_config
 from starter.web.settings_forms import (
@@ -26,8 +27,8 @@ from starter.web.settings_forms import (
 from starter.web.templating import register_nav_item, templates
 from starter.web.texts import has_text, t
 
-router = APIRouter(tags=["office"], include_in_schema=False)
-register_nav_item(t("nav.settings"), "/settings/inquiry-manager", order=60)
+router = APIRouter(tags=["office"], include_in_schema=False, dependencies=[AdminOnly])
+register_nav_item(t("nav.settings"), "/settings/inquiry-manager", order=60, admin_only=True)
 
 PATH = "/settings/inquiry-manager"
 

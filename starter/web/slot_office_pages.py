@@ -33,8 +33,10 @@ from starter.web import slot_service
 from starter.web.auth import current_user
 from starter.web.flash import flash
 from starter.web.office_choices import office_choices
+from starter.web.roles import AdminOnly, viewer
 from starter.web.services import Services, ServicesDep
 from starter.web.templating import register_nav_item, templates
+from starter.web.visibility import require_visible, slot_request_condition
 from workflows.slot_models import ChooseSlot
 
 router = APIRouter(tags=["office"], include_in_schema=False)
@@ -70,6 +72,7 @@ async def _list_page(
                 select(SlotRequest, Contact, Property)
                 .join(Contact, Contact.id == SlotRequest.contact_id)
                 .outerjoin(Property, Property.id == SlotRequest.property_id)
+                .where(slot_request_condition(viewer(request)))
                 .order_by(SlotRequest.id.desc())
                 .limit(200)
             )
@@ -150,7 +153,9 @@ async def create_slot_request(request: Request, services: ServicesDep) -> Respon
     return RedirectResponse(f"{LIST}/{created.request_id}", status_code=303)
 
 
-@router.get(LIST + "/{request_id}", response_class=HTMLResponse)
+@router.get(
+    LIST + "/{request_id}", response_class=HTMLResponse, dependencies=[require_visible(SlotRequest, "request_id")]
+)
 async def slot_request_detail(request: Request, request_id: int, services: ServicesDep) -> HTMLResponse:
     async with services.sessions() as session:
         row = await session.get(SlotRequest, request_id)
@@ -180,7 +185,9 @@ async def slot_request_detail(request: Request, request_id: int, services: Servi
     return templates.TemplateResponse(request, "slots/office_detail.html", context)
 
 
-@router.post(LIST + "/{request_id}/choose", response_model=None)
+@router.post(
+    LIST + "/{request_id}/choose", response_model=None, dependencies=[require_visible(SlotRequest, "request_id")]
+)
 async def choose_slot(request: Request, request_id: int, services: ServicesDep) -> Response:
     form = await request.form()
     user = current_user(request)
@@ -209,7 +216,7 @@ def _settings_page(request: Request, values: dict[str, Any], error: str | None, 
     return templates.TemplateResponse(request, "settings/time_slots.html", context, status_code=status)
 
 
-@router.get(SETTINGS, response_class=HTMLResponse)
+@router.get(SETTINGS, response_class=HTMLResponse, dependencies=[AdminOnly])
 async def slot_settings(request: Request, services: ServicesDep) -> HTMLResponse:
     async with services.sessions() as session:
         config = await load_slot_settings(session)
@@ -217,7 +224,7 @@ async def slot_settings(request: Request, services: ServicesDep) -> HTMLResponse
     return _settings_page(request, values, None)
 
 
-@router.post(SETTINGS, response_model=None)
+@router.post(SETTINGS, response_model=None, dependencies=[AdminOnly])
 async def save_slot_settings(request: Request, services: ServicesDep) -> Response:
     form = await request.form()
     values = _form_values({name: [v for v in form.getlist(name) if isinstance(v, str)] for name in form})

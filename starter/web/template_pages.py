@@ -18,13 +18,14 @@ from db.base import utcnow
 from db.models import MessageTemplate
 from starter.web.dashboard_pages import not_found
 from starter.web.flash import flash
+from starter.web.roles import AdminOnly
 from starter.web.services import Services, ServicesDep
 from starter.web.template_preview import Preview, preview
 from starter.web.templating import register_nav_item, templates
 from starter.web.texts import t
 
-router = APIRouter(tags=["office"], include_in_schema=False)
-register_nav_item(t("nav.templates"), "/settings/templates", order=70)
+router = APIRouter(tags=["office"], include_in_schema=False, dependencies=[AdminOnly])
+register_nav_item(t("nav.templates"), "/settings/templates", order=70, admin_only=True)
 
 MAX_SUBJECT = 500
 MAX_BODY = 50_000

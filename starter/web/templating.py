@@ -37,20 +37,27 @@ class NavItem:
     path: str
     order: int = 100
     dev_only: bool = False  # hidden (and its pages 404) when IMMOFLOW_ENV=production
+    admin_only: bool = False  # hidden from agents (its routes refuse them with 403, see starter.web.roles)
 
 
 _nav_items: dict[str, NavItem] = {}
 
 
-def register_nav_item(label: str, path: str, *, order: int = 100, dev_only: bool = False) -> None:
+def register_nav_item(
+    label: str, path: str, *, order: int = 100, dev_only: bool = False, admin_only: bool = False
+) -> None:
     """Idempotent by PATH, so re-importing a module (tests, reload) does not duplicate the entry."""
-    _nav_items[path] = NavItem(label=label, path=path, order=order, dev_only=dev_only)
+    _nav_items[path] = NavItem(label=label, path=path, order=order, dev_only=dev_only, admin_only=admin_only)
 
 
-def nav_items(settings: Settings) -> list[NavItem]:
+def nav_items(settings: Settings, *, admin: bool = True) -> list[NavItem]:
     production = settings.env == "production"
     return sorted(
-        (item for item in _nav_items.values() if not (item.dev_only and production)),
+        (
+            item
+            for item in _nav_items.values()
+            if not (item.dev_only and production) and not (item.admin_only and not admin)
+        ),
         key=lambda item: (item.order, item.label),
     )
 
@@ -103,8 +110,11 @@ def _link(url: str) -> Markup:
 
 def _layout_context(request: Request) -> dict[str, Any]:
     settings = request_settings(request)
+    user = current_user(request)
     return {
-        "nav_items": nav_items(settings),
+        "nav_items": nav_items(settings, admin=user is not None and user.is_admin),
+        # Counts next to menu entries ("Aufgaben 3"), put on the request by starter.web.nav_counts.
+        "nav_badges": getattr(request.state, "nav_badges", {}),
         "current_path": request.url.path,
         "temporal_ui_url": settings.temporal_ui_url,
         "app_env": settings.env,
@@ -113,7 +123,7 @@ def _layout_context(request: Request) -> dict[str, Any]:
         "csrf_token": partial(csrf_token, request),
         "csrf_field": partial(csrf_field, request),
         "flashes": partial(pop_flashes, request),
-        "current_user": current_user(request),
+        "current_user": user,
     }
 
 
