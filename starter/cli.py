@@ -119,8 +119,9 @@ def demo_data() -> None:
 
 
 def _register_groups() -> None:
-    from starter import cli_history, cli_inquiry, cli_schedules, cli_temporal, codec_server
+    from starter import cli_admin, cli_history, cli_inquiry, cli_schedules, cli_temporal, codec_server
 
+    app.add_typer(cli_admin.app, name="admin")
     app.add_typer(cli_history.app, name="history")
     app.add_typer(cli_inquiry.app, name="inquiry")
     app.add_typer(cli_temporal.app, name="temporal")

@@ -30,6 +30,7 @@ from db.models import (
     SalesPhase,
     SalesProcess,
     User,
+    UserRole,
 )
 from db.session import SessionFactory
 from settings import Settings
@@ -79,6 +80,7 @@ async def _users(session: AsyncSession, result: DemoResult) -> tuple[User, User]
         password_hash=hash_password(AGENT_PASSWORD),
         mobile="+49 151 11111111",
         sms_allowed=False,
+        role=UserRole.ADMIN,  # the office's admin: settings, templates, automations, users
     )
     # Max can receive SMS (mobile, permission, billing account): the time-slot answers need such a user.
     max_ = await _get_or_create(
@@ -92,6 +94,7 @@ async def _users(session: AsyncSession, result: DemoResult) -> tuple[User, User]
         mobile="+49 170 2222222",
         sms_allowed=True,
         sms_billing_account="DEMO-SMS-0001",
+        role=UserRole.AGENT,  # sees the properties visible to him and his own work
     )
     return anna, max_
 
