@@ -35,7 +35,7 @@ OFFICE_APIS = ["/api/settings/inquiry-manager", "/api/inquiries", "/api/leads", 
 @pytest.fixture
 async def user(sessions: SessionFactory) -> User:
     async with sessions.begin() as session:
-        row = User(email=EMAIL, name="Anna Agent", password_hash=hash_password(PASSWORD))
+        row = User(email=EMAIL, name="Anna Agent", password_hash=hash_password(PASSWORD), role="admin")
         session.add(row)
     return row
 
