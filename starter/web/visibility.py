@@ -1,8 +1,8 @@
 """Who sees which inquiries, leads and slot requests (seed 002's "visible to the user", for the office).
 
 An agent sees the properties visible to them (visible to everyone, in their visibility list, or managed by
-them) and everything of those properties; besides that their own work: leads they take, slot requests
-they answer or made, inquiries that arrived in their mailbox. Admins and the API token see everything.
+them) and the inquiries, leads and slot requests of those properties; besides that their own work: leads
+they take, slot requests they answer or made. Admins and the API token see everything.
 Pages and the JSON API apply the same conditions; a hidden item answers 404, as if it did not exist.
 """
 
@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Inquiry, Lead, Mailbox, Property, PropertyVisibility, SlotRequest
+from db.models import Inquiry, Lead, Property, PropertyVisibility, SlotRequest
 from starter.web.roles import Viewer, viewer
 from starter.web.texts import t
 
@@ -37,15 +37,12 @@ def property_condition(viewer: Viewer) -> ColumnElement[bool]:
 def inquiry_condition(viewer: Viewer) -> ColumnElement[bool]:
     if viewer.sees_all or viewer.user_id is None:
         return true()
-    uid = viewer.user_id
-    visible = visible_property_ids(uid)
-    # Before the workflow resolved the property only the reference is known: match it the same way.
+    visible = visible_property_ids(viewer.user_id)
+    # Before the workflow resolved the property only the reference is known: match it the same way. The
+    # receiving mailbox grants nothing: a shared mailbox must not show every agent every property's inquiries.
     visible_refs = select(Property.external_ref).where(Property.id.in_(visible))
-    own_mailboxes = select(Mailbox.address).where(Mailbox.main_user_id == uid)
     return or_(
-        Inquiry.property_id.in_(visible),
-        (Inquiry.property_id.is_(None) & Inquiry.property_ref.in_(visible_refs)),
-        Inquiry.mailbox_address.in_(own_mailboxes),
+        Inquiry.property_id.in_(visible), (Inquiry.property_id.is_(None) & Inquiry.property_ref.in_(visible_refs))
     )
 
 
