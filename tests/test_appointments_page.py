@@ -16,8 +16,8 @@ from tests.http import app_client, login
 ANNA, OTTO, ADMIN, PASSWORD = "anna@office.example", "otto@office.example", "chefin@office.example", "geheim-genug"
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from activities.links import LinkError
 from db.migrate import upgrade_sync
 from db.models import DomainEvent, Message, User
 from db.session import SessionFactory
@@ -183,7 +184,7 @@ async def test_a_newer_link_replaces_the_older_one_and_links_expire(
     token = second.removeprefix("/set-password/")
     later = time.time() + PASSWORD_LINK_VALIDITY.total_seconds() + 60
     async with sessions() as session:
-        with pytest.raises(user_service.LinkError) as expired:
+        with pytest.raises(LinkError) as expired:
             await user_service.user_for_link(session, token, settings, now=later)
     assert expired.value.code == "expired"
 
