@@ -316,3 +316,18 @@ async def test_unknown_users_are_a_404_page(settings: Settings, team: dict[str, 
         await login(admin, ADMIN, PASSWORD)
         response = await admin.get("/users/999999")
     assert response.status_code == 404 and "gibt es nicht" in response.text
+
+
+def test_the_migration_keeps_everyone_who_could_log_in_an_admin(tmp_path: Path) -> None:
+    """Before roles every login could change everything: upgrading must not lock an office out of its settings."""
+    import sqlite3
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    upgrade_sync(url, "0003_automations")
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        db.execute("INSERT INTO users (email, name, password_hash) VALUES ('a@x.example', 'A', 'scrypt$x')")
+        db.execute("INSERT INTO users (email, name) VALUES ('b@x.example', 'B')")
+    upgrade_sync(url, "users")
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        roles = dict(db.execute("SELECT email, role FROM users").fetchall())
+    assert roles == {"a@x.example": "admin", "b@x.example": "agent"}
