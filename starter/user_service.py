@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.links import LinkError, LinkSigner
+from activities.links import LinkError as LinkError  # re-exported: pages catch it without reaching into activities
+from activities.links import LinkSigner
 from activities.outbox import NewMessage, enqueue_message
 from db.events import record_event
 from db.models import Message, User, UserRole

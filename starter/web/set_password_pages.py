@@ -12,9 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from activities.links import LinkError
 from starter import user_service
-from starter.user_service import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, UserError
+from starter.user_service import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, LinkError, UserError
 from starter.web.flash import flash
 from starter.web.services import ServicesDep
 from starter.web.templating import templates
