@@ -36,6 +36,10 @@ class World:
     lead_visible: int  # W-1001, taken by Otto
     slots_hidden: int  # W-1003, answered by Otto
     slots_own: int  # no property, answered by Anna
+    process_id: int
+    contact_id: int
+    hidden_property: int
+    visible_property: int
 
 
 @pytest.fixture
@@ -96,7 +100,19 @@ async def world(sessions: SessionFactory) -> World:
         session.add_all([*leads, *requests])
         await session.flush()
         return World(
-            visible.id, hidden.id, by_ref.id, everyone.id, *(row.id for row in leads), *(row.id for row in requests)
+            inquiry_visible=visible.id,
+            inquiry_hidden=hidden.id,
+            inquiry_hidden_by_ref=by_ref.id,
+            inquiry_public=everyone.id,
+            lead_hidden=leads[0].id,
+            lead_own_on_hidden=leads[1].id,
+            lead_visible=leads[2].id,
+            slots_hidden=requests[0].id,
+            slots_own=requests[1].id,
+            process_id=process.id,
+            contact_id=contact.id,
+            hidden_property=office["hidden"].id,
+            visible_property=office["active"].id,
         )
 
 
@@ -205,3 +221,35 @@ async def test_a_visibility_row_or_visible_to_all_opens_a_property(
         lead = await anna.get(f"/api/leads/{world.lead_hidden}")
     assert world.inquiry_hidden in listed and world.inquiry_hidden_by_ref in listed
     assert lead.status_code == 200
+
+
+async def test_agents_file_leads_and_slot_requests_only_on_visible_properties(
+    settings: Settings, sessions: SessionFactory, world: World
+) -> None:
+    async with sessions() as session:
+        anna_id = await session.scalar(select(User.id).where(User.email == ANNA))
+    async with app_client(settings, auth=None) as anna:
+        token = await login(anna, ANNA, PASSWORD)
+        headers = {"X-CSRF-Token": token}
+        lead = {
+            "title": "Neu",
+            "contact_id": world.contact_id,
+            "process_id": world.process_id,
+            "taker_user_id": anna_id,
+        }
+        hidden = await anna.post("/api/leads", json={**lead, "property_id": world.hidden_property}, headers=headers)
+        visible = await anna.post("/api/leads", json={**lead, "property_id": world.visible_property}, headers=headers)
+        slots = {
+            "contact_id": world.contact_id,
+            "recipient": "user",
+            "recipient_user_id": anna_id,
+            "response_types": ["email"],
+        }
+        slots_hidden = await anna.post(
+            "/api/slot-requests", json={**slots, "property_id": world.hidden_property}, headers=headers
+        )
+        form = (await anna.get("/leads")).text
+    assert hidden.status_code == 404
+    assert visible.status_code == 201, visible.text
+    assert slots_hidden.status_code == 404
+    assert "W-1001 ·" in form and "W-1003 ·" not in form

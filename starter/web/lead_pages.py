@@ -30,7 +30,7 @@ from starter.web.office_choices import office_choices
 from starter.web.roles import viewer
 from starter.web.services import Services, ServicesDep
 from starter.web.templating import register_nav_item, templates
-from starter.web.visibility import lead_condition, require_visible
+from starter.web.visibility import ensure_property_visible, lead_condition, property_condition, require_visible
 
 router = APIRouter(tags=["office"], include_in_schema=False)
 register_nav_item("Leads", "/leads", order=20)
@@ -59,7 +59,12 @@ async def leads(request: Request, services: ServicesDep, overdue: bool = False, 
             if overdue and not state.overdue:
                 continue
             rows.append({"lead": lead, "contact": contact, "phase": phase, "taker": taker, "state": state})
-        context = {"rows": rows, "overdue": overdue, "closed": closed, **await office_choices(session)}
+        context = {
+            "rows": rows,
+            "overdue": overdue,
+            "closed": closed,
+            **await office_choices(session, property_condition(viewer(request))),
+        }
     return templates.TemplateResponse(request, "leads/list.html", context)
 
 
@@ -77,6 +82,7 @@ async def create_lead(request: Request, services: ServicesDep) -> Response:
             taker_user_id=form.get("taker_user_id") or (user.id if user else None),
         )
         async with services.sessions.begin() as session:
+            await ensure_property_visible(session, viewer(request), data.property_id)
             lead = await lead_service.create_lead(session, data, utcnow())
             lead_id = lead.id
     except ValidationError as exc:

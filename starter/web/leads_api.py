@@ -26,9 +26,9 @@ from starter.lead_inputs import (
     SalesProcessInput,
     TaskInput,
 )
-from starter.web.roles import AdminOnly
+from starter.web.roles import AdminOnly, ViewerDep
 from starter.web.services import Services, ServicesDep
-from starter.web.visibility import require_visible
+from starter.web.visibility import ensure_property_visible, require_visible
 from workflows import lead_schedule as schedule
 from workflows.lead_models import lead_workflow_id
 
@@ -197,8 +197,9 @@ async def update_process(process_id: int, data: SalesProcessInput, services: Ser
 
 
 @router.post("/leads", status_code=201)
-async def create_lead(data: NewLead, services: ServicesDep, now: NowDep) -> LeadOut:
+async def create_lead(data: NewLead, services: ServicesDep, now: NowDep, viewer: ViewerDep) -> LeadOut:
     async with transaction(services) as session:
+        await ensure_property_visible(session, viewer, data.property_id)
         lead = await lead_service.create_lead(session, data, now)
         return await lead_out(session, lead, now)
 

@@ -36,7 +36,12 @@ from starter.web.office_choices import office_choices
 from starter.web.roles import AdminOnly, viewer
 from starter.web.services import Services, ServicesDep
 from starter.web.templating import register_nav_item, templates
-from starter.web.visibility import require_visible, slot_request_condition
+from starter.web.visibility import (
+    ensure_property_visible,
+    property_condition,
+    require_visible,
+    slot_request_condition,
+)
 from workflows.slot_models import ChooseSlot
 
 router = APIRouter(tags=["office"], include_in_schema=False)
@@ -85,7 +90,7 @@ async def _list_page(
             "response_types": RESPONSE_TYPES,
             "recipients": RECIPIENTS,
             "max_days": MAX_DAYS,
-            **await office_choices(session),
+            **await office_choices(session, property_condition(viewer(request))),
         }
     return templates.TemplateResponse(request, "slots/office_list.html", context, status_code=status)
 
@@ -146,6 +151,8 @@ async def create_slot_request(request: Request, services: ServicesDep) -> Respon
         data = _new_request(values, user.id if user else None, utcnow())
         if data.recipient == "user" and data.recipient_user_id is None:
             raise ValueError("Benutzer: bitte auswählen, wer antworten soll")
+        async with services.sessions() as session:
+            await ensure_property_visible(session, viewer(request), data.property_id)
         created = await slot_service.make_request(services, data, utcnow())
     except (ValueError, SlotRequestError) as exc:
         return await _list_page(request, services, values, str(exc), status=422)

@@ -31,7 +31,7 @@ from starter.web import slot_service
 from starter.web.roles import AdminOnly, ViewerDep
 from starter.web.services import Services, ServicesDep
 from starter.web.slot_preview import register_slot_preview
-from starter.web.visibility import require_visible, slot_request_condition
+from starter.web.visibility import ensure_property_visible, require_visible, slot_request_condition
 from workflows.slot_models import ChooseSlot
 from workflows.slot_routing import Delivery
 
@@ -113,7 +113,9 @@ async def _get(services: Services, request_id: int) -> SlotRequestOut:
 
 
 @router.post("/slot-requests", status_code=201)
-async def create_request(data: NewSlotRequest, services: ServicesDep, now: NowDep) -> SlotRequestOut:
+async def create_request(data: NewSlotRequest, services: ServicesDep, now: NowDep, viewer: ViewerDep) -> SlotRequestOut:
+    async with services.sessions() as session:
+        await ensure_property_visible(session, viewer, data.property_id)
     try:
         created = await slot_service.make_request(services, data, now)
     except SlotRequestError as exc:

@@ -106,3 +106,13 @@ def install_visibility_errors(app: FastAPI) -> None:
 
         context = {"title": t("error.not_found"), "message": t("visibility.not_found")}
         return templates.TemplateResponse(request, "office/problem.html", context, status_code=404)
+
+
+async def ensure_property_visible(session: AsyncSession, current: Viewer, property_id: int | None) -> None:
+    """Refuse (404) work on a property hidden from the caller: an agent cannot file a lead or a slot
+    request on a property they may not see."""
+    if property_id is None or current.sees_all:
+        return
+    found = await session.scalar(select(Property.id).where(Property.id == property_id, property_condition(current)))
+    if found is None:
+        raise NotVisibleError
