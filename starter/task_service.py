@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Contact, Task, User
@@ -52,8 +52,7 @@ async def open_count(session: AsyncSession, user_id: int) -> int:
 async def inbox(session: AsyncSession, *, assignee: int | str | None, done: bool, now: datetime) -> list[TaskRow]:
     """ASSIGNEE: a user id, "unassigned" (no assignee) or "all". Open: overdue first, then by due date
     (undated last), then oldest first; done: most recently done first."""
-    query = select(Task, User, Contact).outerjoin(User, User.id == Task.assignee_user_id)
-    query = query.outerjoin(Contact, Contact.id == Task.contact_id).where(Task.done.is_(done))
+    query = _with_people().where(Task.done.is_(done))
     if assignee == "unassigned":
         query = query.where(Task.assignee_user_id.is_(None))
     elif isinstance(assignee, int):
@@ -65,16 +64,30 @@ async def inbox(session: AsyncSession, *, assignee: int | str | None, done: bool
         undated_last = case((Task.due_at.is_(None), 1), else_=0)
         query = query.order_by(overdue_first, undated_last, Task.due_at, Task.created_at, Task.id)
     rows = (await session.execute(query.limit(PAGE_LIMIT))).all()
-    return [
-        TaskRow(
-            task=task,
-            assignee=user,
-            contact=contact,
-            slot_request_id=slot_request_of(task),
-            overdue=not task.done and task.due_at is not None and task.due_at < now,
-        )
-        for task, user, contact in rows
-    ]
+    return [_row(task, user, contact, now) for task, user, contact in rows]
+
+
+async def task_row(session: AsyncSession, task_id: int, now: datetime) -> TaskRow | None:
+    found = (await session.execute(_with_people().where(Task.id == task_id))).first()
+    if found is None:
+        return None
+    task, user, contact = found
+    return _row(task, user, contact, now)
+
+
+def _with_people() -> Select[Task, User, Contact]:  # User and Contact are None when missing (outer joins)
+    query = select(Task, User, Contact).outerjoin(User, User.id == Task.assignee_user_id)
+    return query.outerjoin(Contact, Contact.id == Task.contact_id)
+
+
+def _row(task: Task, user: User | None, contact: Contact | None, now: datetime) -> TaskRow:
+    return TaskRow(
+        task=task,
+        assignee=user,
+        contact=contact,
+        slot_request_id=slot_request_of(task),
+        overdue=not task.done and task.due_at is not None and task.due_at < now,
+    )
 
 
 async def _task_for(session: AsyncSession, task_id: int, acting_user_id: int | None, is_admin: bool) -> Task:

@@ -177,3 +177,25 @@ async def test_done_tasks_reopen(settings: Settings, sessions: SessionFactory, i
     async with sessions() as session:
         task = await session.scalar(select(Task).where(Task.id == inbox["finished"]))
         assert task is not None and not task.done and task.done_at is None
+
+
+async def test_the_tasks_api_follows_the_inbox_rules(settings: Settings, inbox: dict[str, int]) -> None:
+    async with app_client(settings, auth=None) as anna, app_client(settings) as token:
+        csrf = await login(anna, ANNA, PASSWORD)
+        headers = {"X-CSRF-Token": csrf}
+        own = [task["id"] for task in (await anna.get("/api/tasks?assignee=all")).json()]
+        done = await anna.post(f"/api/tasks/{inbox['overdue']}/done", headers=headers)
+        foreign = await anna.post(f"/api/tasks/{inbox['others']}/done", headers=headers)
+        handed = await anna.post(
+            f"/api/tasks/{inbox['undated']}/assign", json={"assignee_user_id": inbox["otto"]}, headers=headers
+        )
+        finished = [task["id"] for task in (await anna.get("/api/tasks?status=done")).json()]
+        everyone = {task["id"] for task in (await token.get("/api/tasks")).json()}
+        bad = await token.get("/api/tasks?assignee=jemand")
+    assert own == [inbox["overdue"], inbox["tomorrow"], inbox["undated"]]  # an agent's list is her own
+    assert done.status_code == 200 and done.json()["done"] and done.json()["inquiry_id"] is None
+    assert foreign.status_code == 404
+    assert handed.status_code == 200 and handed.json()["assignee_user_id"] == inbox["otto"]
+    assert set(finished) == {inbox["overdue"], inbox["finished"]}
+    assert everyone == {inbox["tomorrow"], inbox["undated"], inbox["others"]}
+    assert bad.status_code == 422

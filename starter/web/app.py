@@ -43,6 +43,7 @@ def routers() -> list[APIRouter]:
         slot_office_pages,
         slot_pages,
         slots_api,
+        tasks_api,
         tasks_pages,
         template_pages,
         users_api,
@@ -74,6 +75,7 @@ def routers() -> list[APIRouter]:
         users_api.router,
         set_password_pages.router,
         tasks_pages.router,
+        tasks_api.router,
         sales_process_pages.router,
         appointments_pages.router,
     ]
