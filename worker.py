@@ -29,6 +29,7 @@ from starter.events.dispatcher import Dispatcher
 from starter.events.routing import routing_table
 from starter.ops.metrics import sdk_runtime
 from starter.temporal.client import connect_client
+from workflows.account_mail import AccountMailWorkflow
 from workflows.automation import AutomationRunWorkflow
 from workflows.birthday_scan import BirthdayScanWorkflow
 from workflows.inquiry import InquiryWorkflow
@@ -43,6 +44,7 @@ WORKFLOWS: Sequence[type] = (
     TimeSlotRequestWorkflow,
     AutomationRunWorkflow,
     BirthdayScanWorkflow,
+    AccountMailWorkflow,
 )
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 

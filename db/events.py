@@ -148,6 +148,14 @@ class LeadPhaseChanged(Event):
     phase_entered_at: Instant
 
 
+class PasswordLinkIssued(Event):
+    """An invitation or reset mail is in the outbox; its workflow delivers it."""
+
+    KIND = "user.password_link"
+    user_id: int
+    message_id: int
+
+
 class LeadClosed(Event):
     KIND = "lead.closed"
     lead_id: int
@@ -171,6 +179,7 @@ CATALOGUE: dict[str, type[Event]] = {
         LeadCreated,
         LeadPhaseChanged,
         LeadClosed,
+        PasswordLinkIssued,
     )
 }
 

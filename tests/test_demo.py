@@ -16,10 +16,10 @@ from db.models import (
     User,
 )
 from db.session import SessionFactory
+from domain.passwords import verify_password
 from messaging.default_templates import defaults
 from starter.dev.demo import AGENT_PASSWORD, KNOWN_PROSPECT_EMAIL, MAILBOX, has_users, load_demo_data
 from starter.services.showcase import AGENT_EMAIL
-from web.security.passwords import verify_password
 from web.templating import STATIC_DIR
 
 

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import func, select, update
 
 from db.base import utcnow
-from db.models import Appointment, DomainEvent, Lead, Message, Task, User
+from db.models import Appointment, DomainEvent, Lead, Message, PropertyVisibility, Task, User
 from db.session import SessionFactory
+from domain.passwords import hash_password
 from settings import Settings
 from tests.http import app_client, login
 from tests.lead_harness import PROCESS, Office, seed_office
-from web.security.passwords import hash_password
 from workflows.lead_models import reminder_key
 
 
@@ -30,6 +30,8 @@ async def office(sessions: SessionFactory) -> Office:
     office = await seed_office(sessions)
     async with sessions.begin() as session:
         await session.execute(update(User).where(User.id == office.taker_id).values(password_hash=hash_password("pw")))
+        # Agents file leads on properties visible to them (web.security.visibility).
+        session.add(PropertyVisibility(property_id=office.property_id, user_id=office.taker_id))
     return office
 
 

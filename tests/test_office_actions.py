@@ -14,11 +14,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.models import User
 from db.session import SessionFactory
+from domain.passwords import hash_password
 from settings import Settings
 from tests import factories
 from tests.http import app_client, login
 from tests.inquiry_harness import InquiryHarness, running_harness
-from web.security.passwords import hash_password
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import InquiryState
 
@@ -122,7 +122,7 @@ async def test_actions_of_a_logged_in_agent_need_the_csrf_token(
     office: Office, workflow_env: WorkflowEnvironment, sessions: SessionFactory, settings: Settings
 ) -> None:
     async with sessions.begin() as session:
-        session.add(User(email="maria@office.example", name="Maria", password_hash=hash_password("pw")))
+        session.add(User(email="maria@office.example", name="Maria", password_hash=hash_password("pw"), role="admin"))
     inquiry_id, handle = await office.waiting_inquiry("browser@example.com")
     settings = settings.model_copy(update={"task_queue": office.harness.task_queue})
     async with app_client(settings, workflow_env.client, auth=None) as browser:

@@ -12,9 +12,9 @@ from sqlalchemy import update
 
 from db.models import User
 from db.session import SessionFactory
+from domain.passwords import hash_password
 from settings import Settings
 from tests.http import TEST_API_TOKEN, app_client, csrf_from, login
-from web.security.passwords import hash_password
 from web.security.throttle import (
     BASE_DELAY_SECONDS,
     FORGET_AFTER,
@@ -43,7 +43,7 @@ OFFICE_APIS = ["/api/settings/inquiry-manager", "/api/inquiries", "/api/leads", 
 @pytest.fixture
 async def user(sessions: SessionFactory) -> User:
     async with sessions.begin() as session:
-        row = User(email=EMAIL, name="Anna Agent", password_hash=hash_password(PASSWORD))
+        row = User(email=EMAIL, name="Anna Agent", password_hash=hash_password(PASSWORD), role="admin")
         session.add(row)
     return row
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from web.security.passwords import hash_password, needs_rehash, verify_password
+from domain.passwords import hash_password, needs_rehash, verify_password
 
 
 def test_hash_verifies_only_the_right_password() -> None:

@@ -16,6 +16,8 @@ from settings import Settings, get_settings
 from starter.services.context import Services
 from web.errors import install_error_handlers
 from web.housekeeping import run_housekeeping
+from web.security.roles import install_role_errors
+from web.security.visibility import install_visibility_errors
 from web.templating import STATIC_DIR, problem_page
 
 
@@ -28,7 +30,10 @@ def routers() -> list[APIRouter]:
     from web.api import leads as leads_api
     from web.api import settings as settings_api
     from web.api import slots as slots_api
+    from web.api import tasks as tasks_api
+    from web.api import users as users_api
     from web.pages import account as account_pages
+    from web.pages import appointments as appointments_pages
     from web.pages import automations as automations_pages
     from web.pages import confirm as confirm_pages
     from web.pages import dashboard as dashboard_pages
@@ -36,9 +41,13 @@ def routers() -> list[APIRouter]:
     from web.pages import leads as lead_pages
     from web.pages import login as login_pages
     from web.pages import mail_templates as template_pages
+    from web.pages import sales_processes as sales_process_pages
+    from web.pages import set_password as set_password_pages
     from web.pages import settings as settings_pages
     from web.pages import slot_office as slot_office_pages
     from web.pages import slots as slot_pages
+    from web.pages import tasks as tasks_pages
+    from web.pages import users as users_pages
 
     return [
         health.router,
@@ -62,6 +71,13 @@ def routers() -> list[APIRouter]:
         crm_api.router,
         automations_api.router,
         automations_pages.router,
+        users_pages.router,
+        users_api.router,
+        set_password_pages.router,
+        tasks_pages.router,
+        tasks_api.router,
+        sales_process_pages.router,
+        appointments_pages.router,
     ]
 
 
@@ -87,13 +103,17 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
 
     app = FastAPI(title="immoflow", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+    install_role_errors(app)
+    install_visibility_errors(app)
     # Middleware cannot come from a router. Login/token/CSRF checks for every route (web.security.auth);
     # metrics added last, so it is outermost and counts refused requests too.
     from web.api.metrics import install_metrics
+    from web.nav_counts import NavCountsMiddleware
     from web.security.auth import install_auth
     from web.security.headers import SecurityHeadersMiddleware
     from web.security.limits import AbuseLimitMiddleware
 
+    app.add_middleware(NavCountsMiddleware)  # inside auth: it needs the user the session named
     install_auth(app, settings, problem_page)
     app.add_middleware(AbuseLimitMiddleware, settings=settings)
     install_metrics(app)

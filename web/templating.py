@@ -37,24 +37,29 @@ class NavItem:
     label: str
     path: str
     dev_only: bool = False  # hidden (and its pages 404) unless IMMOFLOW_ENV=development
+    admin_only: bool = False  # hidden from agents (its routes refuse them with 403, see web.security.roles)
 
 
 # The office's top navigation, in the order shown. One list, so a page cannot appear by being imported.
 NAV_ITEMS = (
     NavItem(t("nav.dashboard"), "/dashboard"),
+    NavItem(t("nav.tasks"), "/tasks"),
     NavItem("Leads", "/leads"),
+    NavItem(t("nav.appointments"), "/appointments"),
     NavItem("Terminanfragen", "/slot-requests"),
-    NavItem("Automationen", "/automations"),
-    NavItem(t("nav.settings"), "/settings/inquiry-manager"),
-    NavItem(t("nav.templates"), "/settings/templates"),
+    NavItem("Automationen", "/automations", admin_only=True),
+    NavItem(t("nav.settings"), "/settings/inquiry-manager", admin_only=True),
+    NavItem(t("nav.sales_processes"), "/sales-processes", admin_only=True),
+    NavItem(t("nav.templates"), "/settings/templates", admin_only=True),
+    NavItem(t("nav.users"), "/users", admin_only=True),
     NavItem("Mails (Dev)", "/dev/mail", dev_only=True),
     NavItem("SMS (Dev)", "/dev/sms", dev_only=True),
 )
 
 
-def nav_items(settings: Settings) -> list[NavItem]:
+def nav_items(settings: Settings, *, admin: bool = True) -> list[NavItem]:
     production = not settings.is_development
-    return [item for item in NAV_ITEMS if not (item.dev_only and production)]
+    return [item for item in NAV_ITEMS if not (item.dev_only and production) and not (item.admin_only and not admin)]
 
 
 def problem_page(request: Request, title: str, message: str, status_code: int) -> Response:
@@ -111,8 +116,11 @@ def _link(url: str) -> Markup:
 
 def _layout_context(request: Request) -> dict[str, Any]:
     settings = request_settings(request)
+    user = current_user(request)
     return {
-        "nav_items": nav_items(settings),
+        "nav_items": nav_items(settings, admin=user is not None and user.is_admin),
+        # Counts next to menu entries ("Aufgaben 3"), put on the request by web.nav_counts.
+        "nav_badges": getattr(request.state, "nav_badges", {}),
         "current_path": request.url.path,
         "temporal_ui_url": settings.temporal_ui_url,
         "app_env": settings.env,
@@ -121,7 +129,7 @@ def _layout_context(request: Request) -> dict[str, Any]:
         "csrf_token": partial(csrf_token, request),
         "csrf_field": partial(csrf_field, request),
         "flashes": partial(pop_flashes, request),
-        "current_user": current_user(request),
+        "current_user": user,
     }
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from web.texts_team import TEAM_DE
+
 log = logging.getLogger(__name__)
 
 DEFAULT_LANGUAGE = "de"
@@ -281,6 +283,9 @@ _DE: dict[str, str] = {
     "templates.variables": "Verfügbare Platzhalter",
     "templates.unsafe": "Zugriff auf interne Attribute („{name}“) ist in Vorlagen nicht erlaubt.",
 }
+
+# Users, roles, tasks, sales processes, appointments: their own catalogue module, same keys rule.
+_DE.update(TEAM_DE)
 
 MESSAGES: dict[str, dict[str, str]] = {"de": _DE}
 

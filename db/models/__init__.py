@@ -17,6 +17,7 @@ from db.models.crm import (
     PropertyVisibility,
     Task,
     User,
+    UserRole,
 )
 from db.models.inquiries import Inquiry, InquiryStatus, InquiryStep, QuarantinedPayload, RawPayload
 from db.models.leads import Lead, SalesPhase, SalesProcess
@@ -62,5 +63,6 @@ __all__ = [
     "SlotRequestStatus",
     "Task",
     "User",
+    "UserRole",
     "WebSession",
 ]

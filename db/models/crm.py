@@ -41,6 +41,13 @@ class ActivityKind(StrEnum):
     OTHER = "sonstige"
 
 
+class UserRole(StrEnum):
+    """Admins run the office's configuration (settings, templates, automations, users); agents their own work."""
+
+    ADMIN = "admin"
+    AGENT = "agent"
+
+
 class User(CreatedAtMixin, Base):
     """An agent or office user (onOffice "Benutzer"): can log in, receive tasks and SMS."""
 
@@ -54,6 +61,11 @@ class User(CreatedAtMixin, Base):
     sms_allowed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     sms_billing_account: Mapped[str | None] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    role: Mapped[str] = mapped_column(String(20), default=UserRole.AGENT, server_default=UserRole.AGENT)
+    deactivated_at: Mapped[datetime | None]
+    password_link_version: Mapped[int] = mapped_column(
+        default=0, server_default="0", comment="Bumped per set-password link and per password set: older links die."
+    )
 
 
 class Mailbox(CreatedAtMixin, Base):
@@ -161,6 +173,8 @@ class Activity(CreatedAtMixin, Base):
 
 class Task(CreatedAtMixin, Base):
     __tablename__ = "tasks"
+    # The inbox and the navigation's count ask "open tasks of user X" on every page.
+    __table_args__ = (Index("ix_tasks_assignee_done", "assignee_user_id", "done"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
@@ -173,6 +187,8 @@ class Task(CreatedAtMixin, Base):
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
     due_at: Mapped[datetime | None]
     done: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    done_at: Mapped[datetime | None]
+    done_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Note(CreatedAtMixin, Base):

@@ -132,6 +132,7 @@ def demo_data() -> None:
 
 
 def _register_groups() -> None:
+    from starter.cli import admin as cli_admin
     from starter.cli import history as cli_history
     from starter.cli import inquiry as cli_inquiry
     from starter.cli import schedules as cli_schedules
@@ -139,6 +140,7 @@ def _register_groups() -> None:
     from starter.cli import temporal as cli_temporal
     from starter.temporal import codec_server
 
+    app.add_typer(cli_admin.app, name="admin")
     app.add_typer(cli_history.app, name="history")
     app.add_typer(cli_inquiry.app, name="inquiry")
     app.add_typer(cli_temporal.app, name="temporal")

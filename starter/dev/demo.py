@@ -29,12 +29,13 @@ from db.models import (
     SalesPhase,
     SalesProcess,
     User,
+    UserRole,
 )
 from db.session import SessionFactory
+from domain.passwords import hash_password
 from messaging.template_store import ensure_default_templates
 from settings import Settings
 from starter.services.showcase import AGENT_EMAIL, AGENT_NAME, SHOWCASE_PROPERTY
-from web.security.passwords import hash_password
 
 AGENT_PASSWORD = "demo"
 SECOND_AGENT_EMAIL = "max@immoflow.local"
@@ -78,6 +79,7 @@ async def _users(session: AsyncSession, result: DemoResult) -> tuple[User, User]
         password_hash=hash_password(AGENT_PASSWORD),
         mobile="+49 151 11111111",
         sms_allowed=False,
+        role=UserRole.ADMIN,  # the office's admin: settings, templates, automations, users
     )
     # Max can receive SMS (mobile, permission, billing account): the time-slot answers need such a user.
     max_ = await _get_or_create(
@@ -91,6 +93,7 @@ async def _users(session: AsyncSession, result: DemoResult) -> tuple[User, User]
         mobile="+49 170 2222222",
         sms_allowed=True,
         sms_billing_account="DEMO-SMS-0001",
+        role=UserRole.AGENT,  # sees the properties visible to him and his own work
     )
     return anna, max_
 

@@ -202,6 +202,8 @@ class DevStack:
             from starter.services.showcase import AGENT_EMAIL
 
             lines.append(f"  demo login     {AGENT_EMAIL} / {AGENT_PASSWORD}")
+        else:
+            lines.append("  first admin    immoflow admin create --email … --name …  (same IMMOFLOW_DATA_DIR)")
         lines += [f"  data dir       {o.data_dir}  (Temporal log: {o.data_dir / 'logs' / 'temporal.log'})", ""]
         lines.append("Press Ctrl-C to stop.")
         self.echo("\n".join(lines))

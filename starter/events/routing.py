@@ -11,6 +11,7 @@ from collections import defaultdict
 from automations.triggers import triggers
 from db.slot_store import CREATED_EVENT as SLOT_REQUEST_CREATED
 from settings import get_settings
+from starter.events.accounts import PASSWORD_LINK_EVENT, password_link_handler
 from starter.events.automations import AutomationEventHandler
 from starter.events.dispatcher import EventHandler
 from starter.events.inquiries import inquiry_received_handler
@@ -29,4 +30,5 @@ def routing_table() -> dict[str, list[EventHandler]]:
     for kind, handler in LeadEventHandlers(lambda: get_settings().task_queue).routes().items():
         table[kind].append(handler)
     table[SLOT_REQUEST_CREATED].append(slot_request_created_handler())
+    table[PASSWORD_LINK_EVENT].append(password_link_handler(lambda: get_settings().task_queue))
     return dict(table)

@@ -47,9 +47,14 @@ class PropertyCard:
     facts: list[tuple[str, str]]
 
 
-async def status_counts(session: AsyncSession, *, portal: str | None, property_ref: str | None) -> dict[str, int]:
-    """Inquiries per visible status under the same portal/property filter as the list (not its status)."""
+async def status_counts(
+    session: AsyncSession, *, portal: str | None, property_ref: str | None, visible: Any = None
+) -> dict[str, int]:
+    """Inquiries per visible status under the same portal/property filter as the list (not its status);
+    VISIBLE: the caller's visibility condition (web.security.visibility)."""
     conditions: list[Any] = [Inquiry.status.in_([str(s) for s in VISIBLE_STATUSES])]
+    if visible is not None:
+        conditions.append(visible)
     if portal:
         conditions.append(Inquiry.source == portal.strip().lower())
     if property_ref:

@@ -107,8 +107,10 @@ async def inquiry_page(
     include_ignored: bool,
     page: int,
     page_size: int,
+    visible: Any = None,
 ) -> InquiryPage:
-    conditions: list[Any] = []
+    """VISIBLE: an extra condition on Inquiry (web.security.visibility.inquiry_condition for the caller)."""
+    conditions: list[Any] = [] if visible is None else [visible]
     if statuses:
         conditions.append(Inquiry.status.in_(statuses))
     elif not include_ignored:

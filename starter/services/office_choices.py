@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Contact, Property, SalesProcess, User
@@ -13,9 +13,12 @@ from db.models import Contact, Property, SalesProcess, User
 LIMIT = 1000
 
 
-async def office_choices(session: AsyncSession) -> dict[str, Any]:
+async def office_choices(session: AsyncSession, visible: ColumnElement[bool] | None = None) -> dict[str, Any]:
+    """VISIBLE: a condition on Property (web.security.visibility.property_condition): agents pick from theirs."""
     contacts = await session.scalars(select(Contact).order_by(Contact.last_name, Contact.first_name).limit(LIMIT))
-    properties = await session.scalars(select(Property).order_by(Property.external_ref).limit(LIMIT))
+    properties = await session.scalars(
+        select(Property).where(visible if visible is not None else true()).order_by(Property.external_ref).limit(LIMIT)
+    )
     users = await session.scalars(select(User).where(User.is_active).order_by(User.name))
     processes = await session.scalars(select(SalesProcess).order_by(SalesProcess.name))
     return {

@@ -12,9 +12,9 @@ from pydantic import SecretStr
 
 from db.models import User
 from db.session import SessionFactory
+from domain.passwords import hash_password
 from settings import Settings
 from web.app import create_app
-from web.security.passwords import hash_password
 
 EMAIL, PASSWORD = "anna@office.example", "richtig-geheim"
 STRONG_SECRET = "Zq3vN8xK1pW7rT5yB2mC9dF4gH6jL0sA-strong-and-random"

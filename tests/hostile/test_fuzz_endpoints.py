@@ -27,7 +27,12 @@ from web.app import create_app
 
 INTAKE = {"/api/inquiries": "api-json", "/api/inquiries/openimmo": "openimmo"}
 # Public routes outside the schema (include_in_schema=False): prospect-facing forms.
-EXTRA_OPERATIONS = [("/confirm/{token}", "get"), ("/confirm/{token}", "post")]
+EXTRA_OPERATIONS = [
+    ("/confirm/{token}", "get"),
+    ("/confirm/{token}", "post"),
+    ("/set-password/{token}", "get"),
+    ("/set-password/{token}", "post"),
+]
 # ~2,500 requests in all; IMMOFLOW_FUZZ_SCALE=10 for a long soak, 0.1 while writing a test.
 SCALE = float(os.environ.get("IMMOFLOW_FUZZ_SCALE", "1"))
 EXAMPLES = {"/api/inquiries": int(800 * SCALE) or 1, "/api/inquiries/openimmo": int(500 * SCALE) or 1}

@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 import starter.cli
 from db.models import User, WebSession
 from db.session import SessionFactory
+from domain.passwords import hash_password
 from settings import Settings
 from starter.cli import sessions as cli_sessions
 from tests.hostile.security_support import EMAIL, PASSWORD, office_user, served
 from tests.http import csrf_from, login
-from web.security.passwords import hash_password
 from web.security.sessions import end_user_sessions
 
 CONTACT = {"first_name": "Nina", "last_name": "Neu", "email": "nina@example.com"}

@@ -15,22 +15,23 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.models import Appointment, SlotRequest, User
 from db.session import SessionFactory
+from domain.passwords import hash_password
 from settings import Settings
 from starter.dev.smtp_sink import SmtpSink
 from tests.http import app_client, login
 from tests.slot_harness import SlotHarness, proposals, temporal_down
-from web.security.passwords import hash_password
 from workflows.slot_models import SlotState
 
 pytestmark = pytest.mark.timeout(120)
 
 
-async def logged_in(http: AsyncClient, sessions: SessionFactory, harness: SlotHarness) -> str:
-    """Give the harness's agent a password and log in as them through the form."""
+async def logged_in(http: AsyncClient, sessions: SessionFactory, harness: SlotHarness, *, role: str = "agent") -> str:
+    """Give the harness's agent a password (and ROLE) and log in as them through the form."""
     async with sessions.begin() as session:
         agent = await session.get(User, harness.office.agent_id)
         assert agent is not None
         agent.password_hash = hash_password("pw")
+        agent.role = role
     return await login(http, agent.email, "pw")
 
 
@@ -134,7 +135,7 @@ async def test_settings_page_saves_texts_validity_and_placeholder_routing(
     harness: SlotHarness, settings: Settings
 ) -> None:
     async with app_client(temporal_down(settings), auth=None) as http:
-        token = await logged_in(http, harness.sessions, harness)
+        token = await logged_in(http, harness.sessions, harness, role="admin")
         page = await http.get("/settings/time-slots")
         assert page.status_code == 200 and 'value="14"' in page.text
         form = {

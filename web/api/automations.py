@@ -23,9 +23,10 @@ from settings import Settings
 from starter.services import automations as service
 from starter.services.context import Services
 from web.dependencies import ServicesDep
+from web.security.roles import AdminOnly
 from workflows.automation_models import RuleDefinition
 
-router = APIRouter(prefix="/api/automations", tags=["automations"])
+router = APIRouter(prefix="/api/automations", tags=["automations"], dependencies=[AdminOnly])
 
 
 class RunOut(BaseModel):

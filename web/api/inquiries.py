@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from db.models import InquiryStatus
+from db.models import Inquiry, InquiryStatus
 from starter.intake.openimmo import parse_feedback
 from starter.intake.payload import InquiryPayload, parse_json
 from starter.intake.service import (
@@ -31,6 +31,8 @@ from starter.intake.starting import temporal_starter
 from starter.services.context import Services
 from starter.services.inquiry_views import InquiryDetail, InquiryPage, inquiry_detail, inquiry_page
 from web.dependencies import ServicesDep
+from web.security.roles import ViewerDep
+from web.security.visibility import inquiry_condition, require_visible
 
 router = APIRouter(prefix="/api/inquiries", tags=["inquiries"])
 
@@ -108,6 +110,7 @@ async def submit_openimmo(
 @router.get("", summary="List inquiries, newest first")
 async def list_inquiries(
     services: ServicesDep,
+    viewer: ViewerDep,
     status: Annotated[list[InquiryStatus] | None, Query(description="One or more statuses.")] = None,
     portal: Annotated[str | None, Query(description="Source portal, e.g. immobilienscout24.")] = None,
     property_ref: Annotated[str | None, Query(description="Property number, e.g. W-1001.")] = None,
@@ -126,10 +129,15 @@ async def list_inquiries(
             include_ignored=include_ignored,
             page=page,
             page_size=page_size,
+            visible=inquiry_condition(viewer),
         )
 
 
-@router.get("/{inquiry_id}", summary="One inquiry: status, contact, property, timeline, messages")
+@router.get(
+    "/{inquiry_id}",
+    dependencies=[require_visible(Inquiry, "inquiry_id")],
+    summary="One inquiry: status, contact, property, timeline, messages",
+)
 async def get_inquiry(inquiry_id: int, services: ServicesDep) -> InquiryDetail:
     async with services.sessions() as session:
         detail = await inquiry_detail(session, inquiry_id, services.settings)

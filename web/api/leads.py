@@ -27,6 +27,8 @@ from starter.services.lead_inputs import (
     TaskInput,
 )
 from web.dependencies import NowDep, ServicesDep
+from web.security.roles import AdminOnly, ViewerDep
+from web.security.visibility import ensure_property_visible, require_visible
 from workflows.lead_models import lead_workflow_id
 
 router = APIRouter(prefix="/api", tags=["leads"])
@@ -169,13 +171,13 @@ async def get_process(process_id: int, services: ServicesDep) -> SalesProcessOut
         return process_out(await lead_service.get_process(session, process_id))
 
 
-@router.post("/sales-processes", status_code=201)
+@router.post("/sales-processes", status_code=201, dependencies=[AdminOnly])
 async def create_process(data: SalesProcessInput, services: ServicesDep) -> SalesProcessOut:
     async with transaction(services) as session:
         return process_out(await lead_service.create_process(session, data))
 
 
-@router.put("/sales-processes/{process_id}")
+@router.put("/sales-processes/{process_id}", dependencies=[AdminOnly])
 async def update_process(process_id: int, data: SalesProcessInput, services: ServicesDep) -> SalesProcessOut:
     """Replace the process; running leads reload it at once (`sales_process.changed`)."""
     async with transaction(services) as session:
@@ -186,40 +188,41 @@ async def update_process(process_id: int, data: SalesProcessInput, services: Ser
 
 
 @router.post("/leads", status_code=201)
-async def create_lead(data: NewLead, services: ServicesDep, now: NowDep) -> LeadOut:
+async def create_lead(data: NewLead, services: ServicesDep, now: NowDep, viewer: ViewerDep) -> LeadOut:
     async with transaction(services) as session:
+        await ensure_property_visible(session, viewer, data.property_id)
         lead = await lead_service.create_lead(session, data, now)
         return await lead_out(session, lead, now)
 
 
-@router.get("/leads/{lead_id}")
+@router.get("/leads/{lead_id}", dependencies=[require_visible(Lead, "lead_id")])
 async def get_lead(lead_id: int, services: ServicesDep, now: NowDep) -> LeadOut:
     async with transaction(services) as session:
         return await lead_out(session, await lead_service.get_lead(session, lead_id), now)
 
 
-@router.post("/leads/{lead_id}/phase")
+@router.post("/leads/{lead_id}/phase", dependencies=[require_visible(Lead, "lead_id")])
 async def change_phase(lead_id: int, move: PhaseMove, services: ServicesDep, now: NowDep) -> LeadOut:
     async with transaction(services) as session:
         lead = await lead_service.change_phase(session, lead_id, move.phase_id, now)
         return await lead_out(session, lead, now)
 
 
-@router.post("/leads/{lead_id}/close")
+@router.post("/leads/{lead_id}/close", dependencies=[require_visible(Lead, "lead_id")])
 async def close_lead(lead_id: int, services: ServicesDep, now: NowDep) -> LeadOut:
     async with transaction(services) as session:
         lead = await lead_service.close_lead(session, lead_id, now)
         return await lead_out(session, lead, now)
 
 
-@router.post("/leads/{lead_id}/appointments", status_code=201)
+@router.post("/leads/{lead_id}/appointments", status_code=201, dependencies=[require_visible(Lead, "lead_id")])
 async def add_appointment(lead_id: int, data: AppointmentInput, services: ServicesDep, now: NowDep) -> AppointmentOut:
     async with transaction(services) as session:
         appointment: Appointment = await lead_service.add_appointment(session, lead_id, data, now)
         return AppointmentOut.model_validate(appointment, from_attributes=True)
 
 
-@router.post("/leads/{lead_id}/tasks", status_code=201)
+@router.post("/leads/{lead_id}/tasks", status_code=201, dependencies=[require_visible(Lead, "lead_id")])
 async def add_task(lead_id: int, data: TaskInput, services: ServicesDep, now: NowDep) -> TaskOut:
     async with transaction(services) as session:
         task: Task = await lead_service.add_task(session, lead_id, data, now)

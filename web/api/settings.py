@@ -12,9 +12,10 @@ from messaging import default_templates
 from messaging.template_store import ensure_default_templates
 from starter.services.context import Services
 from web.dependencies import ServicesDep
+from web.security.roles import AdminOnly
 from workflows.inquiry_models import InquiryManagerConfig
 
-router = APIRouter(prefix="/api/settings", tags=["settings"])
+router = APIRouter(prefix="/api/settings", tags=["settings"], dependencies=[AdminOnly])
 
 
 async def read_inquiry_config(services: Services) -> InquiryManagerConfig:

@@ -30,6 +30,8 @@ from domain.slot_routing import Delivery
 from starter.services import slots as slot_service
 from starter.services.context import Services
 from web.dependencies import NowDep, ServicesDep
+from web.security.roles import AdminOnly, ViewerDep
+from web.security.visibility import ensure_property_visible, require_visible, slot_request_condition
 from workflows.slot_models import ChooseSlot
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,9 @@ async def _get(services: Services, request_id: int) -> SlotRequestOut:
 
 
 @router.post("/slot-requests", status_code=201)
-async def create_request(data: NewSlotRequest, services: ServicesDep, now: NowDep) -> SlotRequestOut:
+async def create_request(data: NewSlotRequest, services: ServicesDep, now: NowDep, viewer: ViewerDep) -> SlotRequestOut:
+    async with services.sessions() as session:
+        await ensure_property_visible(session, viewer, data.property_id)
     try:
         created = await slot_service.make_request(services, data, now)
     except SlotRequestError as exc:
@@ -114,12 +118,13 @@ async def create_request(data: NewSlotRequest, services: ServicesDep, now: NowDe
 @router.get("/slot-requests")
 async def list_requests(
     services: ServicesDep,
+    viewer: ViewerDep,
     contact_id: int | None = None,
     property_id: int | None = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[SlotRequestOut]:
-    query = select(SlotRequest).order_by(SlotRequest.id.desc()).limit(limit)
+    query = select(SlotRequest).where(slot_request_condition(viewer)).order_by(SlotRequest.id.desc()).limit(limit)
     if contact_id is not None:
         query = query.where(SlotRequest.contact_id == contact_id)
     if property_id is not None:
@@ -130,12 +135,16 @@ async def list_requests(
         return [await _out(session, services, row) for row in await session.scalars(query)]
 
 
-@router.get("/slot-requests/{request_id}")
+@router.get("/slot-requests/{request_id}", dependencies=[require_visible(SlotRequest, "request_id")])
 async def get_request(request_id: int, services: ServicesDep) -> SlotRequestOut:
     return await _get(services, request_id)
 
 
-@router.post("/slot-requests/{request_id}/choose", response_model=SlotRequestOut)
+@router.post(
+    "/slot-requests/{request_id}/choose",
+    response_model=SlotRequestOut,
+    dependencies=[require_visible(SlotRequest, "request_id")],
+)
 async def choose_slot(request_id: int, choice: ChooseSlot, services: ServicesDep) -> SlotRequestOut | JSONResponse:
     """The agent picks one proposal: appointment + confirmation mail with .ics to the prospect."""
     await _get(services, request_id)  # 404 for an unknown request
@@ -147,13 +156,13 @@ async def choose_slot(request_id: int, choice: ChooseSlot, services: ServicesDep
     return result if done else JSONResponse(result.model_dump(mode="json"), status_code=202)
 
 
-@router.get("/settings/time-slots")
+@router.get("/settings/time-slots", dependencies=[AdminOnly])
 async def get_slot_settings(services: ServicesDep) -> SlotSettings:
     async with services.sessions() as session:
         return await load_slot_settings(session)
 
 
-@router.put("/settings/time-slots")
+@router.put("/settings/time-slots", dependencies=[AdminOnly])
 async def put_slot_settings(config: SlotSettings, services: ServicesDep) -> SlotSettings:
     """Page texts apply at once; the validity applies to requests made after the change."""
     async with services.sessions.begin() as session:

@@ -19,9 +19,10 @@ from starter.services import automations as service
 from web.dependencies import ServicesDep
 from web.flash import flash
 from web.pages.automation_forms import RuleForm, choices, form_of, parse_form
+from web.security.roles import AdminOnly
 from web.templating import templates
 
-router = APIRouter(prefix="/automations", tags=["automations"], include_in_schema=False)
+router = APIRouter(prefix="/automations", tags=["automations"], include_in_schema=False, dependencies=[AdminOnly])
 
 
 def _not_found(exc: service.RuleNotFoundError) -> HTTPException:

@@ -17,11 +17,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from db.base import utcnow
-from db.models import InquiryStatus
+from db.models import Inquiry, InquiryStatus
 from starter.services import dashboard as queries
 from starter.services.inquiry_views import InquiryDetail, InquiryItem, inquiry_detail, inquiry_page
 from web.dependencies import ServicesDep
 from web.security.headers import MAIL_FRAME_HEADERS
+from web.security.roles import viewer
+from web.security.visibility import inquiry_condition, require_visible
 from web.templating import format_datetime, format_short_datetime, templates
 from web.texts import t
 
@@ -102,6 +104,7 @@ async def dashboard(
     status = status if status in queries.VISIBLE_STATUSES else None
     portal = (portal or "").strip().lower() or None
     page_number = _positive_int(page)
+    visible = inquiry_condition(viewer(request))
     async with services.sessions() as session:
         property_ref = await queries.canonical_property_ref(session, ref) if ref and ref.strip() else None
         result = await inquiry_page(
@@ -112,8 +115,9 @@ async def dashboard(
             include_ignored=False,
             page=page_number,
             page_size=PAGE_SIZE,
+            visible=visible,
         )
-        counts = await queries.status_counts(session, portal=portal, property_ref=property_ref)
+        counts = await queries.status_counts(session, portal=portal, property_ref=property_ref, visible=visible)
         titles = await queries.property_titles(session, (item.property_ref for item in result.items))
         known_portals = await queries.portals(session)
     now = utcnow()
@@ -150,7 +154,11 @@ async def dashboard(
     return templates.TemplateResponse(request, "dashboard/list.html", context)
 
 
-@router.get("/dashboard/inquiries/{inquiry_id}", response_class=HTMLResponse)
+@router.get(
+    "/dashboard/inquiries/{inquiry_id}",
+    response_class=HTMLResponse,
+    dependencies=[require_visible(Inquiry, "inquiry_id")],
+)
 async def inquiry_preview(request: Request, inquiry_id: int, services: ServicesDep) -> HTMLResponse:
     async with services.sessions() as session:
         detail = await inquiry_detail(session, inquiry_id, services.settings)
@@ -171,7 +179,11 @@ async def inquiry_preview(request: Request, inquiry_id: int, services: ServicesD
     return templates.TemplateResponse(request, "dashboard/detail.html", context)
 
 
-@router.get("/dashboard/inquiries/{inquiry_id}/messages/{message_id}", response_class=HTMLResponse)
+@router.get(
+    "/dashboard/inquiries/{inquiry_id}/messages/{message_id}",
+    response_class=HTMLResponse,
+    dependencies=[require_visible(Inquiry, "inquiry_id")],
+)
 async def message_view(request: Request, inquiry_id: int, message_id: int, services: ServicesDep) -> HTMLResponse:
     async with services.sessions() as session:
         message = await queries.inquiry_message(session, inquiry_id, message_id)

@@ -24,6 +24,7 @@ from web.dependencies import ServicesDep
 from web.flash import flash
 from web.pages.dashboard import not_found
 from web.security.auth import CurrentUserDep
+from web.security.visibility import require_visible
 from web.texts import t
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import CancelInput, InquirySnapshot, InquiryState
@@ -104,21 +105,21 @@ def _cancelled(snapshot: InquirySnapshot) -> str:
     return t("action.cancel_too_late", status=t(f"status.{snapshot.state.value}"))
 
 
-@router.post("/dashboard/inquiries/{inquiry_id}/resend")
+@router.post("/dashboard/inquiries/{inquiry_id}/resend", dependencies=[require_visible(Inquiry, "inquiry_id")])
 async def resend_confirmation(request: Request, inquiry_id: int, services: ServicesDep) -> Response:
     return await _act(
         request, services, inquiry_id, InquiryWorkflow.resend_confirmation, done=lambda _: t("action.resend_done")
     )
 
 
-@router.post("/dashboard/inquiries/{inquiry_id}/not-duplicate")
+@router.post("/dashboard/inquiries/{inquiry_id}/not-duplicate", dependencies=[require_visible(Inquiry, "inquiry_id")])
 async def not_a_duplicate(request: Request, inquiry_id: int, services: ServicesDep) -> Response:
     return await _act(
         request, services, inquiry_id, InquiryWorkflow.override_duplicate, done=lambda _: t("action.not_duplicate_done")
     )
 
 
-@router.post("/dashboard/inquiries/{inquiry_id}/cancel")
+@router.post("/dashboard/inquiries/{inquiry_id}/cancel", dependencies=[require_visible(Inquiry, "inquiry_id")])
 async def cancel_automation(
     request: Request,
     inquiry_id: int,

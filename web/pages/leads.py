@@ -29,6 +29,8 @@ from web.api.leads import lead_out, lead_view
 from web.dependencies import ServicesDep
 from web.flash import flash
 from web.security.auth import current_user
+from web.security.roles import viewer
+from web.security.visibility import ensure_property_visible, lead_condition, property_condition, require_visible
 from web.templating import templates
 
 router = APIRouter(tags=["office"], include_in_schema=False)
@@ -42,6 +44,7 @@ async def leads(request: Request, services: ServicesDep, overdue: bool = False, 
         .join(Contact, Contact.id == Lead.contact_id)
         .join(SalesPhase, SalesPhase.id == Lead.phase_id)
         .join(User, User.id == Lead.taker_user_id)
+        .where(lead_condition(viewer(request)))
         .order_by(Lead.id.desc())
         .limit(500)
     )
@@ -56,7 +59,12 @@ async def leads(request: Request, services: ServicesDep, overdue: bool = False, 
             if overdue and not state.overdue:
                 continue
             rows.append({"lead": lead, "contact": contact, "phase": phase, "taker": taker, "state": state})
-        context = {"rows": rows, "overdue": overdue, "closed": closed, **await office_choices(session)}
+        context = {
+            "rows": rows,
+            "overdue": overdue,
+            "closed": closed,
+            **await office_choices(session, property_condition(viewer(request))),
+        }
     return templates.TemplateResponse(request, "leads/list.html", context)
 
 
@@ -74,6 +82,7 @@ async def create_lead(request: Request, services: ServicesDep) -> Response:
             taker_user_id=form.get("taker_user_id") or (user.id if user else None),
         )
         async with services.sessions.begin() as session:
+            await ensure_property_visible(session, viewer(request), data.property_id)
             lead = await lead_service.create_lead(session, data, utcnow())
             lead_id = lead.id
     except ValidationError as exc:
@@ -125,7 +134,7 @@ async def _lead_context(services: Services, lead_id: int) -> dict[str, Any]:
         }
 
 
-@router.get("/leads/{lead_id}", response_class=HTMLResponse)
+@router.get("/leads/{lead_id}", response_class=HTMLResponse, dependencies=[require_visible(Lead, "lead_id")])
 async def lead_detail(request: Request, lead_id: int, services: ServicesDep) -> HTMLResponse:
     return templates.TemplateResponse(request, "leads/detail.html", await _lead_context(services, lead_id))
 
@@ -139,7 +148,7 @@ def _back(lead_id: int) -> RedirectResponse:
     return RedirectResponse(f"/leads/{lead_id}", status_code=303)
 
 
-@router.post("/leads/{lead_id}/phase", response_model=None)
+@router.post("/leads/{lead_id}/phase", response_model=None, dependencies=[require_visible(Lead, "lead_id")])
 async def move_lead(request: Request, lead_id: int, services: ServicesDep) -> Response:
     form = await _form(request)
     try:
@@ -154,7 +163,7 @@ async def move_lead(request: Request, lead_id: int, services: ServicesDep) -> Re
     return _back(lead_id)
 
 
-@router.post("/leads/{lead_id}/tasks", response_model=None)
+@router.post("/leads/{lead_id}/tasks", response_model=None, dependencies=[require_visible(Lead, "lead_id")])
 async def add_task(request: Request, lead_id: int, services: ServicesDep) -> Response:
     form = await _form(request)
     try:
@@ -173,7 +182,7 @@ async def add_task(request: Request, lead_id: int, services: ServicesDep) -> Res
     return _back(lead_id)
 
 
-@router.post("/leads/{lead_id}/close", response_model=None)
+@router.post("/leads/{lead_id}/close", response_model=None, dependencies=[require_visible(Lead, "lead_id")])
 async def close_lead(request: Request, lead_id: int, services: ServicesDep) -> Response:
     try:
         async with services.sessions.begin() as session:

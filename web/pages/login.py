@@ -11,10 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from db.models import User
+from domain.passwords import hash_password, needs_rehash, verify_password
 from web.dependencies import ServicesDep
 from web.flash import flash
 from web.security.auth import CurrentUserDep, end_session, safe_next, start_session
-from web.security.passwords import hash_password, needs_rehash, verify_password
 from web.security.throttle import LoginThrottle
 from web.templating import templates
 from web.texts import t

@@ -21,10 +21,11 @@ from web.dependencies import ServicesDep
 from web.flash import flash
 from web.pages.dashboard import not_found
 from web.pages.template_preview import Preview, preview
+from web.security.roles import AdminOnly
 from web.templating import templates
 from web.texts import t
 
-router = APIRouter(tags=["office"], include_in_schema=False)
+router = APIRouter(tags=["office"], include_in_schema=False, dependencies=[AdminOnly])
 
 MAX_SUBJECT = 500
 MAX_BODY = 50_000

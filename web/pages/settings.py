@@ -23,10 +23,11 @@ from web.pages.settings_forms import (
     form_values,
     parse_form,
 )
+from web.security.roles import AdminOnly
 from web.templating import templates
 from web.texts import has_text, t
 
-router = APIRouter(tags=["office"], include_in_schema=False)
+router = APIRouter(tags=["office"], include_in_schema=False, dependencies=[AdminOnly])
 
 PATH = "/settings/inquiry-manager"
 

@@ -35,6 +35,13 @@ from starter.services.office_choices import office_choices
 from web.dependencies import ServicesDep
 from web.flash import flash
 from web.security.auth import current_user
+from web.security.roles import AdminOnly, viewer
+from web.security.visibility import (
+    ensure_property_visible,
+    property_condition,
+    require_visible,
+    slot_request_condition,
+)
 from web.templating import templates
 from workflows.slot_models import ChooseSlot
 
@@ -70,6 +77,7 @@ async def _list_page(
                 select(SlotRequest, Contact, Property)
                 .join(Contact, Contact.id == SlotRequest.contact_id)
                 .outerjoin(Property, Property.id == SlotRequest.property_id)
+                .where(slot_request_condition(viewer(request)))
                 .order_by(SlotRequest.id.desc())
                 .limit(200)
             )
@@ -82,7 +90,7 @@ async def _list_page(
             "response_types": RESPONSE_TYPES,
             "recipients": RECIPIENTS,
             "max_days": MAX_DAYS,
-            **await office_choices(session),
+            **await office_choices(session, property_condition(viewer(request))),
         }
     return templates.TemplateResponse(request, "slots/office_list.html", context, status_code=status)
 
@@ -143,6 +151,8 @@ async def create_slot_request(request: Request, services: ServicesDep) -> Respon
         data = _new_request(values, user.id if user else None, utcnow())
         if data.recipient == "user" and data.recipient_user_id is None:
             raise ValueError("Benutzer: bitte auswählen, wer antworten soll")
+        async with services.sessions() as session:
+            await ensure_property_visible(session, viewer(request), data.property_id)
         created = await slot_service.make_request(services, data, utcnow())
     except (ValueError, SlotRequestError) as exc:
         return await _list_page(request, services, values, str(exc), status=422)
@@ -150,7 +160,9 @@ async def create_slot_request(request: Request, services: ServicesDep) -> Respon
     return RedirectResponse(f"{LIST}/{created.request_id}", status_code=303)
 
 
-@router.get(LIST + "/{request_id}", response_class=HTMLResponse)
+@router.get(
+    LIST + "/{request_id}", response_class=HTMLResponse, dependencies=[require_visible(SlotRequest, "request_id")]
+)
 async def slot_request_detail(request: Request, request_id: int, services: ServicesDep) -> HTMLResponse:
     async with services.sessions() as session:
         row = await session.get(SlotRequest, request_id)
@@ -180,7 +192,9 @@ async def slot_request_detail(request: Request, request_id: int, services: Servi
     return templates.TemplateResponse(request, "slots/office_detail.html", context)
 
 
-@router.post(LIST + "/{request_id}/choose", response_model=None)
+@router.post(
+    LIST + "/{request_id}/choose", response_model=None, dependencies=[require_visible(SlotRequest, "request_id")]
+)
 async def choose_slot(request: Request, request_id: int, services: ServicesDep) -> Response:
     form = await request.form()
     user = current_user(request)
@@ -209,7 +223,7 @@ def _settings_page(request: Request, values: dict[str, Any], error: str | None, 
     return templates.TemplateResponse(request, "settings/time_slots.html", context, status_code=status)
 
 
-@router.get(SETTINGS, response_class=HTMLResponse)
+@router.get(SETTINGS, response_class=HTMLResponse, dependencies=[AdminOnly])
 async def slot_settings(request: Request, services: ServicesDep) -> HTMLResponse:
     async with services.sessions() as session:
         config = await load_slot_settings(session)
@@ -217,7 +231,7 @@ async def slot_settings(request: Request, services: ServicesDep) -> HTMLResponse
     return _settings_page(request, values, None)
 
 
-@router.post(SETTINGS, response_model=None)
+@router.post(SETTINGS, response_model=None, dependencies=[AdminOnly])
 async def save_slot_settings(request: Request, services: ServicesDep) -> Response:
     form = await request.form()
     values = _form_values({name: [v for v in form.getlist(name) if isinstance(v, str)] for name in form})

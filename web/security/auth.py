@@ -38,7 +38,7 @@ SESSION_COOKIE = "immoflow_session"
 # The cookie holds the server-side session's token under this key (see web.security.sessions).
 SESSION_TOKEN_KEY = "sid"
 
-PUBLIC_PREFIXES = ("/confirm/", "/slots/", "/static/", "/dev/")
+PUBLIC_PREFIXES = ("/confirm/", "/slots/", "/set-password/", "/static/", "/dev/")
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/favicon.ico"})
 LOGIN_PATHS = frozenset({"/login", "/logout"})
 INTAKE_PATHS = frozenset({"/api/inquiries", "/api/inquiries/openimmo"})
@@ -67,6 +67,11 @@ class CurrentUser:
     id: int
     email: str
     name: str
+    role: str = "agent"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
 
 
 async def start_session(request: Request, user: User) -> None:
@@ -193,7 +198,7 @@ class AuthMiddleware:
             session.clear()
             return None
         _, user = found
-        return CurrentUser(id=user.id, email=user.email, name=user.name)
+        return CurrentUser(id=user.id, email=user.email, name=user.name, role=user.role)
 
 
 def _unauthorized(detail: str) -> Response:
