@@ -103,8 +103,8 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
 
     app = FastAPI(title="immoflow", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    install_role_errors(app)
-    install_visibility_errors(app)
+    install_role_errors(app, problem_page)
+    install_visibility_errors(app, problem_page)
     # Middleware cannot come from a router. Login/token/CSRF checks for every route (web.security.auth);
     # metrics added last, so it is outermost and counts refused requests too.
     from web.api.metrics import install_metrics

@@ -16,7 +16,7 @@ from alembic import op
 import db.base
 
 revision: str = "users"
-down_revision: str | None = "0003_automations"
+down_revision: str | None = "security"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -15,7 +15,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db.events import PasswordLinkIssued
 from db.models import DomainEvent
-from settings import get_settings
 from starter.events.dispatcher import EventHandler
 from workflows.account_mail import AccountMailWorkflow, account_mail_workflow_id
 from workflows.shared import IMMOFLOW_KIND

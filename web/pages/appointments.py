@@ -19,7 +19,6 @@ from db.models import Appointment, Contact, Property, User
 from web.dependencies import ServicesDep
 from web.security.roles import ViewerDep
 from web.templating import templates
-from web.texts import t
 
 router = APIRouter(prefix="/appointments", tags=["office"], include_in_schema=False)
 

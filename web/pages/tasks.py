@@ -20,7 +20,6 @@ from web.dependencies import ServicesDep
 from web.flash import flash
 from web.security.roles import ViewerDep
 from web.templating import templates
-from web.texts import t
 
 router = APIRouter(prefix="/tasks", tags=["office"], include_in_schema=False)
 

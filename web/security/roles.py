@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from db.models import UserRole
-from web.security.auth import current_user
+from web.security.auth import ProblemPage, current_user
 from web.texts import t
 
 
@@ -56,12 +56,9 @@ def require_admin(request: Request) -> None:
 AdminOnly = Depends(require_admin)
 
 
-def install_role_errors(app: FastAPI) -> None:
+def install_role_errors(app: FastAPI, problem_page: ProblemPage) -> None:
     @app.exception_handler(AdminRequiredError)
     async def admin_required(request: Request, exc: AdminRequiredError) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": t("roles.admin_required_api")}, status_code=403)
-        from web.templating import templates  # the template environment imports the auth module
-
-        context = {"title": t("roles.forbidden_title"), "message": t("roles.admin_required")}
-        return templates.TemplateResponse(request, "office/problem.html", context, status_code=403)
+        return problem_page(request, t("roles.forbidden_title"), t("roles.admin_required"), 403)

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Inquiry, Lead, Property, PropertyVisibility, SlotRequest
+from web.security.auth import ProblemPage
 from web.security.roles import Viewer, viewer
 from web.texts import t
 
@@ -97,15 +98,12 @@ def require_visible(model: Any, param: str) -> Any:
     return Depends(check)
 
 
-def install_visibility_errors(app: FastAPI) -> None:
+def install_visibility_errors(app: FastAPI, problem_page: ProblemPage) -> None:
     @app.exception_handler(NotVisibleError)
     async def not_visible(request: Request, exc: NotVisibleError) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": t("visibility.not_found")}, status_code=404)
-        from web.templating import templates
-
-        context = {"title": t("error.not_found"), "message": t("visibility.not_found")}
-        return templates.TemplateResponse(request, "office/problem.html", context, status_code=404)
+        return problem_page(request, t("error.not_found"), t("visibility.not_found"), 404)
 
 
 async def ensure_property_visible(session: AsyncSession, current: Viewer, property_id: int | None) -> None:
