@@ -116,7 +116,7 @@ class InquiryMailComposer:
                 new.body_html = self._expose_html(body, prop)
                 if prop.expose_file:
                     new.attachments = [{"path": prop.expose_file, "filename": f"Expose-{prop.external_ref}.pdf"}]
-            message = await enqueue_message(session, new)
+            message = await enqueue_message(session, new, self._settings)
             await session.flush()
             return message.id
 
