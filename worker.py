@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.automations import AutomationActivities
+from activities.consent_mail import ConsentActivities
 from activities.inquiries import InquiryActivities
 from activities.leads import LeadActivities
 from activities.messages import MessageActivities, SmtpTransport, Transport
@@ -30,6 +31,7 @@ from starter.event_handlers import HANDLERS, load_all
 from starter.metrics import sdk_runtime
 from workflows.automation import AutomationRunWorkflow
 from workflows.birthday_scan import BirthdayScanWorkflow
+from workflows.consent import ConsentMailWorkflow
 from workflows.inquiry import InquiryWorkflow
 from workflows.lead import LeadWorkflow
 from workflows.slot_request import TimeSlotRequestWorkflow
@@ -42,6 +44,7 @@ WORKFLOWS: Sequence[type] = (
     TimeSlotRequestWorkflow,
     AutomationRunWorkflow,
     BirthdayScanWorkflow,
+    ConsentMailWorkflow,
 )
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
@@ -56,7 +59,15 @@ def build_activities(
     leads = LeadActivities(sessions, settings)
     slots = SlotRequestActivities(sessions, settings)
     automations = AutomationActivities(sessions, settings)
-    return [messages.deliver_message, *inquiries.all(), *leads.all(), *slots.all(), *automations.all()]
+    consent = ConsentActivities(sessions, settings)
+    return [
+        messages.deliver_message,
+        *inquiries.all(),
+        *leads.all(),
+        *slots.all(),
+        *automations.all(),
+        consent.compose_consent_mail,
+    ]
 
 
 def build_worker(client: Client, settings: Settings, sessions: SessionFactory, *, task_queue: str) -> Worker:
