@@ -31,8 +31,10 @@ def routers() -> list[APIRouter]:
         inquiry_actions,
         lead_pages,
         leads_api,
+        legal_pages,
         login_pages,
         metrics,
+        privacy_pages,
         settings_api,
         settings_pages,
         slot_office_pages,
@@ -62,6 +64,8 @@ def routers() -> list[APIRouter]:
         crm_api.router,
         automations_api.router,
         automations_pages.router,
+        legal_pages.router,
+        privacy_pages.router,
     ]
 
 
@@ -85,8 +89,10 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # Middleware cannot come from a router. Login/token/CSRF checks for every route (starter.web.auth);
     # metrics added last, so it is outermost and counts refused requests too.
     from starter.web.auth import install_auth
+    from starter.web.legal_pages import install_office_identity
     from starter.web.metrics import install_metrics
 
+    install_office_identity(app)  # inside auth: only requests that passed it load the identity
     install_auth(app, settings)
     install_metrics(app)
     for router in routers():

@@ -39,8 +39,8 @@ SESSION_COOKIE = "immoflow_session"
 SESSION_MAX_AGE_SECONDS = 12 * 60 * 60
 SEEN_REFRESH_SECONDS = 10 * 60
 
-PUBLIC_PREFIXES = ("/confirm/", "/slots/", "/static/", "/dev/")
-PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/favicon.ico"})
+PUBLIC_PREFIXES = ("/confirm/", "/slots/", "/static/", "/dev/", "/unsubscribe/", "/consent/")
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/favicon.ico", "/impressum", "/datenschutz"})
 LOGIN_PATHS = frozenset({"/login", "/logout"})
 INTAKE_PATHS = frozenset({"/api/inquiries", "/api/inquiries/openimmo"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -114,6 +114,8 @@ def _layout_context(request: Request) -> dict[str, Any]:
         "csrf_field": partial(csrf_field, request),
         "flashes": partial(pop_flashes, request),
         "current_user": current_user(request),
+        # The office's identity on prospect pages (loaded by starter.web.legal_pages for public paths).
+        "office": getattr(request.state, "office", None),
     }
 
 

@@ -1,0 +1,250 @@
+"""The office's side of the prospect's rights: /contacts/{id}/privacy and its JSON API.
+
+The page lists each consent (printable as proof), the objections, the retention date, and offers the
+Art. 15 export (JSON, readable HTML) and the Art. 17 erasure. The contact page links here.
+Also /settings/legal and /api/settings/legal: the office's identity and legal texts.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+
+from activities.legal_settings import SECTION, LegalSettings
+from activities.mail_policy import email_hash
+from db.app_settings import save_section
+from db.models import ConsentRecord, Contact, Objection
+from starter.privacy_service import audit_log, erase, export_data, legal_settings
+from starter.web.auth import CurrentUserDep
+from starter.web.flash import flash
+from starter.web.services import Services, ServicesDep
+from starter.web.templating import register_nav_item, templates
+
+router = APIRouter(tags=["privacy"])
+register_nav_item("Rechtliches", "/settings/legal", order=65)
+
+RETENTION_REASONS = {"interest": "Interesse", "contract": "Vertrag", "legal_duty": "Gesetzliche Pflicht"}
+
+
+class ErasureOut(BaseModel):
+    contact_id: int
+    workflows_ended: list[str]
+    files_deleted: int
+    rows_swept: int
+    kept_for_legal_duty: int
+
+
+class RetentionIn(BaseModel):
+    retain_until: date | None
+    retention_reason: str | None = None
+
+
+async def _contact(services: Services, contact_id: int) -> Contact:
+    async with services.sessions() as session:
+        contact = await session.get(Contact, contact_id)
+    if contact is None:
+        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+    return contact
+
+
+@router.get("/api/contacts/{contact_id}/export")
+async def export_json(contact_id: int, services: ServicesDep, user: CurrentUserDep) -> JSONResponse:
+    data = await export_data(services.sessions, contact_id, user_id=user.id if user else None, form="json")
+    if data is None:
+        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+    headers = {"Content-Disposition": f'attachment; filename="auskunft-kontakt-{contact_id}.json"'}
+    return JSONResponse(json.loads(json.dumps(data, default=str)), headers=headers)
+
+
+async def _erase(services: Services, contact_id: int, user_id: int | None, origin: str) -> ErasureOut:
+    try:
+        client = await services.temporal()
+    except RuntimeError:
+        client = None  # the rows are anonymised anyway; the retention scan ends the workflows later
+    result = await erase(
+        services.sessions, client, contact_id, user_id=user_id, data_dir=services.settings.data_dir, origin=origin
+    )
+    if result is None:
+        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+    return ErasureOut(
+        contact_id=contact_id,
+        workflows_ended=result.workflow_ids if client else [],
+        files_deleted=result.files_deleted,
+        rows_swept=result.rows_swept,
+        kept_for_legal_duty=result.kept_for_legal_duty,
+    )
+
+
+@router.post("/api/contacts/{contact_id}/erase")
+async def erase_json(contact_id: int, services: ServicesDep, user: CurrentUserDep) -> ErasureOut:
+    return await _erase(services, contact_id, user.id if user else None, "api")
+
+
+@router.put("/api/contacts/{contact_id}/retention")
+async def set_retention(contact_id: int, body: RetentionIn, services: ServicesDep) -> dict[str, Any]:
+    if body.retention_reason is not None and body.retention_reason not in RETENTION_REASONS:
+        raise HTTPException(422, f"Grund muss einer von {', '.join(RETENTION_REASONS)} sein")
+    async with services.sessions.begin() as session:
+        contact = await session.get(Contact, contact_id)
+        if contact is None:
+            raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+        contact.retain_until = body.retain_until
+        contact.retention_reason = body.retention_reason
+    return {"contact_id": contact_id, "retain_until": body.retain_until, "retention_reason": body.retention_reason}
+
+
+async def _privacy_context(services: Services, contact: Contact) -> dict[str, Any]:
+    async with services.sessions() as session:
+        hashes = [email_hash(contact.email)] if contact.email else []
+        consents = list(
+            await session.scalars(
+                select(ConsentRecord)
+                .where((ConsentRecord.contact_id == contact.id) | ConsentRecord.email_hash.in_(hashes))
+                .order_by(ConsentRecord.id)
+            )
+        )
+        objections = list(
+            await session.scalars(
+                select(Objection)
+                .where((Objection.contact_id == contact.id) | Objection.email_hash.in_(hashes))
+                .order_by(Objection.id)
+            )
+        )
+        audit = await audit_log(session, contact.id)
+    return {
+        "contact": contact,
+        "consents": consents,
+        "objections": objections,
+        "audit": audit,
+        "reasons": RETENTION_REASONS,
+    }
+
+
+@router.get("/contacts/{contact_id}/privacy", response_class=HTMLResponse, include_in_schema=False)
+async def privacy_page(request: Request, contact_id: int, services: ServicesDep) -> HTMLResponse:
+    contact = await _contact(services, contact_id)
+    context = await _privacy_context(services, contact)
+    return templates.TemplateResponse(request, "legal/privacy.html", context)
+
+
+@router.get(
+    "/contacts/{contact_id}/privacy/consents/{consent_id}", response_class=HTMLResponse, include_in_schema=False
+)
+async def consent_proof(request: Request, contact_id: int, consent_id: int, services: ServicesDep) -> HTMLResponse:
+    contact = await _contact(services, contact_id)
+    context = await _privacy_context(services, contact)
+    consent = next((c for c in context["consents"] if c.id == consent_id), None)
+    if consent is None:
+        raise HTTPException(404, f"Einwilligung #{consent_id} gehört nicht zu Kontakt #{contact_id}")
+    return templates.TemplateResponse(request, "legal/consent_proof.html", {"contact": contact, "consent": consent})
+
+
+@router.get("/contacts/{contact_id}/privacy/export.html", response_class=HTMLResponse, include_in_schema=False)
+async def export_html(request: Request, contact_id: int, services: ServicesDep, user: CurrentUserDep) -> HTMLResponse:
+    data = await export_data(services.sessions, contact_id, user_id=user.id if user else None, form="html")
+    if data is None:
+        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+    return templates.TemplateResponse(request, "legal/export.html", {"contact_id": contact_id, "data": data})
+
+
+@router.post("/contacts/{contact_id}/privacy/erase", include_in_schema=False)
+async def erase_form(request: Request, contact_id: int, services: ServicesDep, user: CurrentUserDep) -> Response:
+    form = await request.form()
+    if form.get("confirm") != "LÖSCHEN":
+        flash(request, "Zum Löschen bitte LÖSCHEN eintippen.", "error")
+        return RedirectResponse(f"/contacts/{contact_id}/privacy", status_code=303)
+    out = await _erase(services, contact_id, user.id if user else None, "page")
+    flash(request, f"Daten gelöscht: {out.rows_swept} Zeilen bereinigt, {len(out.workflows_ended)} Abläufe beendet.")
+    return RedirectResponse(f"/contacts/{contact_id}/privacy", status_code=303)
+
+
+@router.post("/contacts/{contact_id}/privacy/retention", include_in_schema=False)
+async def retention_form(request: Request, contact_id: int, services: ServicesDep) -> Response:
+    form = await request.form()
+    raw_date, reason = str(form.get("retain_until", "")), str(form.get("retention_reason", "")) or None
+    try:
+        body = RetentionIn(retain_until=date.fromisoformat(raw_date) if raw_date else None, retention_reason=reason)
+        await set_retention(contact_id, body, services)
+    except (ValueError, HTTPException) as exc:
+        flash(request, f"Nicht gespeichert: {getattr(exc, 'detail', exc)}", "error")
+        return RedirectResponse(f"/contacts/{contact_id}/privacy", status_code=303)
+    flash(request, "Speicherfrist gespeichert.")
+    return RedirectResponse(f"/contacts/{contact_id}/privacy", status_code=303)
+
+
+# --- settings ---------------------------------------------------------------------------------------------
+
+
+@router.get("/api/settings/legal")
+async def get_legal(services: ServicesDep) -> LegalSettings:
+    async with services.sessions() as session:
+        return await legal_settings(session)
+
+
+@router.put("/api/settings/legal")
+async def put_legal(body: LegalSettings, services: ServicesDep) -> LegalSettings:
+    async with services.sessions.begin() as session:
+        await save_section(session, SECTION, body)
+    return body
+
+
+IDENTITY_FIELDS = (
+    "name",
+    "address",
+    "email",
+    "phone",
+    "logo_url",
+    "impressum_url",
+    "impressum_text",
+    "privacy_url",
+    "privacy_text",
+)
+TEXT_FIELDS = ("consent_text", "commission_note", "widerruf_text", "withdrawal_form", "early_start_text")
+NUMBER_FIELDS = ("withdrawal_days", "retention_notice_days", "unconfirmed_retention_days")
+
+
+def _legal_page(
+    request: Request, values: LegalSettings | dict[str, Any], errors: dict[str, str], status: int = 200
+) -> HTMLResponse:
+    document = values.model_dump(mode="json") if isinstance(values, LegalSettings) else values
+    context = {
+        "values": document,
+        "errors": errors,
+        "identity_fields": IDENTITY_FIELDS,
+        "text_fields": TEXT_FIELDS,
+        "number_fields": NUMBER_FIELDS,
+    }
+    return templates.TemplateResponse(request, "legal/settings.html", context, status_code=status)
+
+
+@router.get("/settings/legal", response_class=HTMLResponse, include_in_schema=False)
+async def legal_settings_page(request: Request, services: ServicesDep) -> HTMLResponse:
+    async with services.sessions() as session:
+        return _legal_page(request, await legal_settings(session), {})
+
+
+@router.post("/settings/legal", response_class=HTMLResponse, include_in_schema=False)
+async def save_legal_settings(request: Request, services: ServicesDep) -> Response:
+    form = await request.form()
+    document: dict[str, Any] = {
+        "identity": {name: str(form.get(f"identity.{name}", "")) for name in IDENTITY_FIELDS},
+        **{name: str(form.get(name, "")) for name in (*TEXT_FIELDS, *NUMBER_FIELDS)},
+        "widerruf_enabled": form.get("widerruf_enabled") == "1",
+        "without_early_start": str(form.get("without_early_start", "wait")),
+    }
+    try:
+        settings = LegalSettings.model_validate(document)
+    except ValidationError as exc:
+        errors = {".".join(str(p) for p in e["loc"]): str(e["msg"]) for e in exc.errors()}
+        flash(request, "Nicht gespeichert: bitte die markierten Felder prüfen.", "error")
+        return _legal_page(request, document, errors, 422)
+    async with services.sessions.begin() as session:
+        await save_section(session, SECTION, settings)
+    flash(request, "Gespeichert.")
+    return RedirectResponse("/settings/legal", status_code=303)
