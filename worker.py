@@ -23,6 +23,7 @@ from activities.leads import LeadActivities
 from activities.messages import MessageActivities, SmtpTransport, Transport
 from activities.slot_requests import SlotRequestActivities
 from activities.sms import sms_transport
+from activities.widerruf import WiderrufActivities
 from db.session import SessionFactory, engine_from_settings, make_session_factory
 from settings import Settings, get_settings
 from starter.client import connect_client
@@ -67,6 +68,7 @@ def build_activities(
         *slots.all(),
         *automations.all(),
         consent.compose_consent_mail,
+        WiderrufActivities(sessions, settings).widerruf_wait,
     ]
 
 
