@@ -43,7 +43,7 @@ class ConsentActivities:
         async with self._sessions.begin() as session:
             record = await session.get(ConsentRecord, consent_id)
             if record is None:
-                raise ApplicationError(f"consent {consent_id} does not exist", non_retryable=True)
+                return None  # the confirmation it belonged to was refused, so the consent was never given
             if record.status != ConsentStatus.PENDING or not record.email or not record.confirm_token:
                 return None  # confirmed, withdrawn or erased meanwhile
             legal = await load_section(session, SECTION, LegalSettings)

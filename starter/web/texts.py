@@ -60,6 +60,7 @@ _DE: dict[str, str] = {
     "message_status.retrying": "neuer Versuch",
     "message_status.sent": "gesendet",
     "message_status.failed": "fehlgeschlagen",
+    "message_status.suppressed": "nicht gesendet (gesperrt)",
     # dashboard list
     "dashboard.title": "Anfragen",
     "dashboard.all": "Alle",
