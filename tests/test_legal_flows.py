@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from db.models import ConsentRecord, Contact, Inquiry, Message, PrivacyAudit
 from db.session import SessionFactory
 from settings import Settings
 from starter.dispatcher import Dispatcher
+from starter.histories import HISTORIES_DIR, portable_json
 from starter.inquiry_workflows import inquiry_handle
 from starter.privacy_events import consent_requested_handler, stop_after_objection
 from starter.privacy_service import CONSENT_REQUESTED, CONTACT_OBJECTED
@@ -84,6 +86,13 @@ class Journey:
         match = CONFIRM_PATH.search(self.sink.received[0].text)
         assert match, self.sink.received[0].text
         return match.group(1)
+
+
+async def record(journey: Journey, workflow_id: str, name: str) -> None:
+    """IMMOFLOW_RECORD_HISTORIES=1 keeps this run's history as tests/histories/NAME.json (replayed in CI)."""
+    if os.environ.get("IMMOFLOW_RECORD_HISTORIES") == "1":
+        history = await journey.env.client.get_workflow_handle(workflow_id).fetch_history()
+        (HISTORIES_DIR / f"{name}.json").write_text(portable_json(history))
 
 
 @pytest.fixture
@@ -150,6 +159,7 @@ async def test_consent_on_the_confirmation_page_is_recorded_with_proof_and_doubl
         assert (await session.get(ConsentRecord, consent.id)).status == "pending"  # type: ignore[union-attr]
     confirmed = await journey.http.post(link.group(1))
     assert confirmed.status_code == 200 and "bestätigt" in confirmed.text
+    await record(journey, f"consent-{consent.id}", "consent-double-opt-in")
     async with journey.sessions() as session:
         row = await session.get(ConsentRecord, consent.id)
         assert row is not None and row.status == "confirmed" and row.confirmed_at is not None
@@ -182,6 +192,7 @@ async def test_without_early_start_the_expose_waits_out_the_withdrawal_period_wi
     assert len(journey.sink.received) == 1  # no exposé yet
     await journey.env.sleep(timedelta(days=16))
     assert (await handle.result()).state == InquiryState.COMPLETED
+    await record(journey, created["workflow_id"], "inquiry-widerruf-wait")
     await journey.mail(2)
     expose = journey.sink.received[1].message
     names = [part.get_filename() for part in expose.iter_attachments()]
@@ -199,6 +210,7 @@ async def test_with_early_start_the_expose_goes_out_at_once_and_the_request_is_r
     path = await journey.confirm_path()
     assert (await journey.http.post(path, data={**FORM, "early_start": "1"})).status_code == 200
     assert (await inquiry_handle(journey.env.client, created["workflow_id"]).result()).state == InquiryState.COMPLETED
+    await record(journey, created["workflow_id"], "inquiry-widerruf-early-start")
     await journey.mail(2)
     assert "Widerrufsbelehrung" in journey.sink.received[1].text
     async with journey.sessions() as session:
