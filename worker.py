@@ -21,6 +21,7 @@ from activities.consent_mail import ConsentActivities
 from activities.inquiries import InquiryActivities
 from activities.leads import LeadActivities
 from activities.messages import MessageActivities, SmtpTransport, Transport
+from activities.retention import RetentionActivities
 from activities.slot_requests import SlotRequestActivities
 from activities.sms import sms_transport
 from activities.widerruf import WiderrufActivities
@@ -35,6 +36,7 @@ from workflows.birthday_scan import BirthdayScanWorkflow
 from workflows.consent import ConsentMailWorkflow
 from workflows.inquiry import InquiryWorkflow
 from workflows.lead import LeadWorkflow
+from workflows.retention_scan import RetentionScanWorkflow
 from workflows.slot_request import TimeSlotRequestWorkflow
 
 log = logging.getLogger("immoflow.worker")
@@ -46,6 +48,7 @@ WORKFLOWS: Sequence[type] = (
     AutomationRunWorkflow,
     BirthdayScanWorkflow,
     ConsentMailWorkflow,
+    RetentionScanWorkflow,
 )
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
@@ -61,6 +64,7 @@ def build_activities(
     slots = SlotRequestActivities(sessions, settings)
     automations = AutomationActivities(sessions, settings)
     consent = ConsentActivities(sessions, settings)
+    retention = RetentionActivities(sessions, settings)
     return [
         messages.deliver_message,
         *inquiries.all(),
@@ -69,6 +73,8 @@ def build_activities(
         *automations.all(),
         consent.compose_consent_mail,
         WiderrufActivities(sessions, settings).widerruf_wait,
+        retention.plan_retention,
+        retention.erase_contact_for_retention,
     ]
 
 

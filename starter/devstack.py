@@ -142,6 +142,9 @@ class DevStack:
         from starter.automation_schedules import sync_schedules
 
         await sync_schedules(client, self.settings)  # the automations' daily birthday scan
+        from starter.retention_schedule import sync_retention_schedule
+
+        await sync_retention_schedule(client, self.settings)  # the daily DSGVO retention scan
         return added
 
     async def _demo(self) -> bool:
