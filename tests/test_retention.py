@@ -64,20 +64,25 @@ async def test_the_scan_notices_erases_and_purges(
             .values(status=InquiryStatus.EXPIRED, updated_at=now - timedelta(days=3))
         )
 
-    async with Worker(
-        workflow_env.client,
-        task_queue=task_queue,
-        workflows=list(WORKFLOWS),
-        activities=build_activities(settings, sessions),
-    ):
-        for run in range(2):  # a second run the same day adds nothing
-            handle = await workflow_env.client.start_workflow(
-                RetentionScanWorkflow.run, id=f"retention-{uuid.uuid4()}", task_queue=task_queue
-            )
-            result = await handle.result()
-            if run == 0 and os.environ.get("IMMOFLOW_RECORD_HISTORIES") == "1":
-                (HISTORIES_DIR / "retention-scan.json").write_text(portable_json(await handle.fetch_history()))
-    assert result.erased_contacts == [] and result.notices == 0  # the second run
+    # No timers here: without skipping, the test server's clock stays on the day the contacts were made for.
+    with workflow_env.auto_time_skipping_disabled():
+        async with Worker(
+            workflow_env.client,
+            task_queue=task_queue,
+            workflows=list(WORKFLOWS),
+            activities=build_activities(settings, sessions),
+        ):
+            handles = []
+            for _ in range(2):  # a second run the same day adds nothing
+                handles.append(
+                    await workflow_env.client.start_workflow(
+                        RetentionScanWorkflow.run, id=f"retention-{uuid.uuid4()}", task_queue=task_queue
+                    )
+                )
+                result = await handles[-1].result()
+            if os.environ.get("IMMOFLOW_RECORD_HISTORIES") == "1":
+                (HISTORIES_DIR / "retention-scan.json").write_text(portable_json(await handles[0].fetch_history()))
+        assert result.erased_contacts == [] and result.notices == 0  # the second run
 
     async with sessions() as session:
         tasks = list(await session.scalars(select(Task).where(Task.contact_id == soon.id)))
