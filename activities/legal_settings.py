@@ -24,46 +24,51 @@ DEFAULT_COMMISSION_NOTE = (
     "Für den Nachweis oder die Vermittlung dieser Immobilie entsteht bei Abschluss eines Vertrags eine "
     "Provision (Käufer-/Mieterprovision laut Exposé). Mit dem Abruf des Exposés kommt ein Maklervertrag zustande."
 )
-DEFAULT_WIDERRUF_TEXT = """Widerrufsbelehrung
-
-Widerrufsrecht
-Sie haben das Recht, binnen vierzehn Tagen ohne Angabe von Gründen diesen Vertrag zu widerrufen.
-Die Widerrufsfrist beträgt vierzehn Tage ab dem Tag des Vertragsabschlusses.
-Um Ihr Widerrufsrecht auszuüben, müssen Sie uns ({{ office.name }}, {{ office.address }}, {{ office.email }})
-mittels einer eindeutigen Erklärung (z. B. ein mit der Post versandter Brief oder eine E-Mail) über Ihren
-Entschluss, diesen Vertrag zu widerrufen, informieren. Sie können dafür das beigefügte Muster-Widerrufsformular
-verwenden, das jedoch nicht vorgeschrieben ist.
-Zur Wahrung der Widerrufsfrist reicht es aus, dass Sie die Mitteilung über die Ausübung des Widerrufsrechts vor
-Ablauf der Widerrufsfrist absenden.
-
-Folgen des Widerrufs
-Wenn Sie diesen Vertrag widerrufen, haben wir Ihnen alle Zahlungen, die wir von Ihnen erhalten haben,
-unverzüglich und spätestens binnen vierzehn Tagen ab dem Tag zurückzuzahlen, an dem die Mitteilung über Ihren
-Widerruf dieses Vertrags bei uns eingegangen ist. Haben Sie verlangt, dass die Dienstleistungen während der
-Widerrufsfrist beginnen sollen, so haben Sie uns einen angemessenen Betrag zu zahlen, der dem Anteil der bis zu
-dem Zeitpunkt, zu dem Sie uns von der Ausübung des Widerrufsrechts hinsichtlich dieses Vertrags unterrichten,
-bereits erbrachten Dienstleistungen im Vergleich zum Gesamtumfang der im Vertrag vorgesehenen Dienstleistungen
-entspricht."""
-DEFAULT_WITHDRAWAL_FORM = """Muster-Widerrufsformular
-
-(Wenn Sie den Vertrag widerrufen wollen, dann füllen Sie bitte dieses Formular aus und senden Sie es zurück.)
-
-An {{ office.name }}, {{ office.address }}, {{ office.email }}:
-
-Hiermit widerrufe(n) ich/wir (*) den von mir/uns (*) abgeschlossenen Vertrag über die Erbringung der folgenden
-Dienstleistung: Maklerleistung zur Immobilie {{ property.ref }} „{{ property.title }}“
-
-Bestellt am (*) / erhalten am (*): ____________________
-
-Name des/der Verbraucher(s): ____________________
-
-Anschrift des/der Verbraucher(s): ____________________
-
-Unterschrift des/der Verbraucher(s) (nur bei Mitteilung auf Papier): ____________________
-
-Datum: ____________________
-
-(*) Unzutreffendes streichen."""
+DEFAULT_WIDERRUF_TEXT = (
+    "Widerrufsbelehrung\n"
+    "\n"
+    "Widerrufsrecht\n"
+    "Sie haben das Recht, binnen vierzehn Tagen ohne Angabe von Gründen diesen Vertrag zu widerrufen. Die"
+    " Widerrufsfrist beträgt vierzehn Tage ab dem Tag des Vertragsabschlusses. Um Ihr Widerrufsrecht "
+    "auszuüben, müssen Sie uns ({{ office.name }}, {{ office.address }}, {{ office.email }}) mittels "
+    "einer eindeutigen Erklärung (z. B. ein mit der Post versandter Brief oder eine E-Mail) über Ihren "
+    "Entschluss, diesen Vertrag zu widerrufen, informieren. Sie können dafür das beigefügte Muster-"
+    "Widerrufsformular verwenden, das jedoch nicht vorgeschrieben ist. Zur Wahrung der Widerrufsfrist "
+    "reicht es aus, dass Sie die Mitteilung über die Ausübung des Widerrufsrechts vor Ablauf der "
+    "Widerrufsfrist absenden.\n"
+    "\n"
+    "Folgen des Widerrufs\n"
+    "Wenn Sie diesen Vertrag widerrufen, haben wir Ihnen alle Zahlungen, die wir von Ihnen erhalten "
+    "haben, unverzüglich und spätestens binnen vierzehn Tagen ab dem Tag zurückzuzahlen, an dem die "
+    "Mitteilung über Ihren Widerruf dieses Vertrags bei uns eingegangen ist. Haben Sie verlangt, dass die"
+    " Dienstleistungen während der Widerrufsfrist beginnen sollen, so haben Sie uns einen angemessenen "
+    "Betrag zu zahlen, der dem Anteil der bis zu dem Zeitpunkt, zu dem Sie uns von der Ausübung des "
+    "Widerrufsrechts hinsichtlich dieses Vertrags unterrichten, bereits erbrachten Dienstleistungen im "
+    "Vergleich zum Gesamtumfang der im Vertrag vorgesehenen Dienstleistungen entspricht."
+)
+DEFAULT_WITHDRAWAL_FORM = (
+    "Muster-Widerrufsformular\n"
+    "\n"
+    "(Wenn Sie den Vertrag widerrufen wollen, dann füllen Sie bitte dieses Formular aus und senden Sie es"
+    " zurück.)\n"
+    "\n"
+    "An {{ office.name }}, {{ office.address }}, {{ office.email }}:\n"
+    "\n"
+    "Hiermit widerrufe(n) ich/wir (*) den von mir/uns (*) abgeschlossenen Vertrag über die Erbringung der"
+    " folgenden Dienstleistung: Maklerleistung zur Immobilie {{ property.ref }} „{{ property.title }}“\n"
+    "\n"
+    "Bestellt am (*) / erhalten am (*): ____________________\n"
+    "\n"
+    "Name des/der Verbraucher(s): ____________________\n"
+    "\n"
+    "Anschrift des/der Verbraucher(s): ____________________\n"
+    "\n"
+    "Unterschrift des/der Verbraucher(s) (nur bei Mitteilung auf Papier): ____________________\n"
+    "\n"
+    "Datum: ____________________\n"
+    "\n"
+    "(*) Unzutreffendes streichen."
+)
 DEFAULT_EARLY_START_TEXT = (
     "Ich verlange ausdrücklich, dass Sie vor Ende der Widerrufsfrist mit der Maklerleistung beginnen und mir das "
     "Exposé sofort senden. Mir ist bekannt, dass ich bei vollständiger Vertragserfüllung mein Widerrufsrecht "
