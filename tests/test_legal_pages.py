@@ -1,0 +1,97 @@
+"""The office's legal pages and APIs: identity and texts at /settings/legal, the public Impressum and
+privacy notice, and a contact's privacy page (retention, erasure) — bad input refused with a reason."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from db.models import Contact, PrivacyAudit
+from db.session import SessionFactory
+from settings import Settings
+from tests import factories
+from tests.http import app_client
+
+
+async def test_legal_settings_page_saves_valid_input_and_refuses_bad_input(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    async with app_client(settings) as http:
+        page = await http.get("/settings/legal")
+        assert page.status_code == 200 and "Beispiele" in page.text and "Widerrufsbelehrung" in page.text
+        current = (await http.get("/api/settings/legal")).json()
+        form = {f"identity.{k}": v or "" for k, v in current["identity"].items()}
+        form.update({k: current[k] for k in ("consent_text", "commission_note", "widerruf_text", "withdrawal_form")})
+        form.update(early_start_text=current["early_start_text"], retention_notice_days="14")
+        form.update(unconfirmed_retention_days="30", without_early_start="wait")
+        bad = await http.post("/settings/legal", data={**form, "withdrawal_days": "3", "identity.name": "Büro Nord"})
+        assert bad.status_code == 422 and "withdrawal_days" in bad.text
+        assert (await http.get("/api/settings/legal")).json()["identity"]["name"] == current["identity"]["name"]
+        good = await http.post(
+            "/settings/legal",
+            data={
+                **form,
+                "withdrawal_days": "14",
+                "identity.name": "Büro Nord",
+                "identity.impressum_text": "Büro Nord\nHRB 1",
+            },
+        )
+        assert good.status_code == 303
+        saved = (await http.get("/api/settings/legal")).json()
+        assert saved["identity"]["name"] == "Büro Nord" and saved["widerruf_enabled"] is False
+        api_bad = await http.put(
+            "/api/settings/legal", json={**saved, "identity": {**saved["identity"], "logo_url": "nope"}}
+        )
+        assert api_bad.status_code == 422
+
+    async with app_client(settings, auth=None) as public:
+        impressum = await public.get("/impressum")
+        assert impressum.status_code == 200 and "HRB 1" in impressum.text and "Büro Nord" in impressum.text
+        privacy = await public.get("/datenschutz")
+        assert privacy.status_code == 200 and "Art. 6" in privacy.text
+
+
+async def test_impressum_redirects_to_the_offices_own_page(settings: Settings, sessions: SessionFactory) -> None:
+    async with app_client(settings) as http:
+        current = (await http.get("/api/settings/legal")).json()
+        current["identity"]["impressum_url"] = "https://makler.example/impressum"
+        assert (await http.put("/api/settings/legal", json=current)).status_code == 200
+    async with app_client(settings, auth=None) as public:
+        response = await public.get("/impressum")
+        assert response.status_code == 303 and response.headers["location"] == "https://makler.example/impressum"
+
+
+async def test_privacy_page_sets_retention_and_erases_only_when_confirmed(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    klara = await factories.contact(sessions, phone="+49 30 123")
+    async with app_client(settings) as http:
+        page = await http.get(f"/contacts/{klara.id}/privacy")
+        assert page.status_code == 200 and "Keine Einwilligungen" in page.text
+        assert (await http.get("/contacts/999999/privacy")).status_code == 404
+        bad = await http.put(
+            f"/api/contacts/{klara.id}/retention", json={"retain_until": "2031-01-31", "retention_reason": "weil"}
+        )
+        assert bad.status_code == 422
+        refused = await http.post(f"/contacts/{klara.id}/privacy/retention", data={"retain_until": "31.01.2031"})
+        assert refused.status_code == 303
+        saved = await http.post(
+            f"/contacts/{klara.id}/privacy/retention",
+            data={"retain_until": "2031-01-31", "retention_reason": "contract"},
+        )
+        assert saved.status_code == 303
+        not_confirmed = await http.post(f"/contacts/{klara.id}/privacy/erase", data={"confirm": "ja"})
+        assert not_confirmed.status_code == 303
+        async with sessions() as session:
+            row = await session.get(Contact, klara.id)
+            assert row is not None and row.retain_until == date(2031, 1, 31) and row.retention_reason == "contract"
+            assert row.email == "klara@example.com" and row.erased_at is None
+        erased = await http.post(f"/contacts/{klara.id}/privacy/erase", data={"confirm": "LÖSCHEN"})
+        assert erased.status_code == 303
+        after = await http.get(f"/contacts/{klara.id}/privacy")
+        assert "wurden am" in after.text and "Löschung" in after.text
+    async with sessions() as session:
+        row = await session.get(Contact, klara.id)
+        assert row is not None and row.erased_at is not None and row.email is None and row.phone is None
+        assert list(await session.scalars(select(PrivacyAudit.action))) == ["erase"]
