@@ -28,7 +28,7 @@ from db.base import Base
 from db.models import ConsentRecord, Contact, Inquiry, Message, PrivacyAudit
 from db.session import SessionFactory
 from settings import Settings
-from starter.dispatcher import Dispatcher
+from starter.dispatcher import Dispatcher, EventHandler
 from starter.histories import HISTORIES_DIR, portable_json
 from starter.inquiry_workflows import inquiry_handle
 from starter.privacy_events import consent_requested_handler, stop_after_objection
@@ -110,7 +110,10 @@ async def journey(
         )
         await save_section(session, SECTION, LegalSettings(identity=office))
     settings = settings.model_copy(update={"task_queue": task_queue})
-    handlers = {CONSENT_REQUESTED: [consent_requested_handler(task_queue)], CONTACT_OBJECTED: [stop_after_objection]}
+    handlers: dict[str, list[EventHandler]] = {
+        CONSENT_REQUESTED: [consent_requested_handler(task_queue)],
+        CONTACT_OBJECTED: [stop_after_objection],
+    }
     dispatcher = Dispatcher(sessions, workflow_env.client, handlers)
     async with (
         running_harness(workflow_env.client, sessions, settings, task_queue),

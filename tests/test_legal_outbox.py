@@ -102,7 +102,9 @@ async def test_a_pending_consent_does_not_count_a_confirmed_one_does(
     # Every prospect mail: the office's footer and the RFC 8058 headers.
     assert "Makler Müller GmbH" in mail.text and "Hauptstr. 5, 10115 Berlin" in mail.text
     assert "Impressum: https://makler.example/impressum" in mail.text
-    assert str(mail.message["List-Unsubscribe"]).strip() == f"<http://testserver/unsubscribe/{second.unsubscribe_token}>"
+    assert (
+        str(mail.message["List-Unsubscribe"]).strip() == f"<http://testserver/unsubscribe/{second.unsubscribe_token}>"
+    )
     assert str(mail.message["List-Unsubscribe-Post"]).strip() == "List-Unsubscribe=One-Click"
 
 
