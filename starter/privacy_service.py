@@ -170,10 +170,15 @@ async def record_objection(
         if objector is not None:
             objector.newsletter = False
     await session.flush()
-    running = list(
-        await session.scalars(
-            select(Inquiry.workflow_id).where(Inquiry.email == email.lower(), Inquiry.status.in_(RUNNING_INQUIRY))
+    # Reminders about the person's own inquiry are transactional: only an objection to everything stops them.
+    running = (
+        list(
+            await session.scalars(
+                select(Inquiry.workflow_id).where(Inquiry.email == email.lower(), Inquiry.status.in_(RUNNING_INQUIRY))
+            )
         )
+        if scope == ObjectionScope.ALL
+        else []
     )
     session.add(
         PrivacyAudit(action="objection", contact_id=contact_id, user_id=user_id, at=now, detail={"scope": scope})

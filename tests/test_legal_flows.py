@@ -38,7 +38,7 @@ from tests import factories
 from tests.http import app_client
 from tests.inquiry_harness import running_harness
 from workflows.inquiry import InquiryWorkflow
-from workflows.inquiry_models import InquiryState
+from workflows.inquiry_models import CancelInput, InquiryState
 
 pytestmark = pytest.mark.timeout(180)
 CONFIRM_PATH = re.compile(r"http://testserver(/confirm/\S+)")
@@ -340,3 +340,16 @@ async def test_erasure_ends_the_contacts_running_workflows(journey: Journey) -> 
     assert description.status == WorkflowExecutionStatus.TERMINATED
     missing = await journey.http.post("/api/contacts/999999/erase")
     assert missing.status_code == 404
+
+
+async def test_an_objection_to_advertising_only_keeps_the_inquiry_running(journey: Journey) -> None:
+    created = await journey.post_inquiry("ads@example.com")
+    await journey.confirm_path()
+    link = UNSUBSCRIBE_PATH.search(journey.sink.received[0].text)
+    assert link
+    page = await journey.http.post(link.group(1), data={"scope": "advertising"})
+    assert page.status_code == 200 and "keine Werbung mehr" in page.text
+    await journey.dispatcher.run_once()
+    handle = inquiry_handle(journey.env.client, created["workflow_id"])
+    assert (await handle.query(InquiryWorkflow.current)).state == InquiryState.WAITING_FOR_CONFIRMATION
+    await handle.execute_update(InquiryWorkflow.cancel, CancelInput(reason="Test beendet"))

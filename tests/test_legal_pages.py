@@ -95,3 +95,40 @@ async def test_privacy_page_sets_retention_and_erases_only_when_confirmed(
         row = await session.get(Contact, klara.id)
         assert row is not None and row.erased_at is not None and row.email is None and row.phone is None
         assert list(await session.scalars(select(PrivacyAudit.action))) == ["erase"]
+
+
+async def test_a_legal_duty_to_keep_holds_the_erasure_until_forced(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    far = datetime.now(UTC).date() + timedelta(days=400)  # a year away on any day and at any hour
+    kept = await factories.contact(sessions, retain_until=far, retention_reason="legal_duty")
+    async with app_client(settings) as http:
+        held = await http.post(f"/api/contacts/{kept.id}/erase")
+        assert held.status_code == 409 and "Aufbewahrungspflicht" in held.json()["detail"]
+        forced = await http.post(f"/api/contacts/{kept.id}/erase", params={"force": "true"})
+        assert forced.status_code == 200, forced.text
+
+
+async def test_the_widerruf_setting_per_property_overrides_the_office(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    from activities.legal_settings import LegalSettings
+    from activities.widerruf import widerruf_applies
+    from db.models import Property
+
+    office = await factories.office(sessions)
+    prop_id = office["active"].id
+    async with app_client(settings) as http:
+        assert (await http.put(f"/api/properties/{prop_id}/widerruf", json={"mode": "on"})).status_code == 200
+        assert (await http.put(f"/api/properties/{prop_id}/widerruf", json={"mode": "vielleicht"})).status_code == 422
+        assert (await http.put("/api/properties/999999/widerruf", json={"mode": "on"})).status_code == 404
+    async with sessions() as session:
+        prop = await session.get(Property, prop_id)
+    assert prop is not None and prop.widerruf_mode == "on"
+    assert widerruf_applies(prop, LegalSettings(widerruf_enabled=False)) is True
+    prop.widerruf_mode = "off"
+    assert widerruf_applies(prop, LegalSettings(widerruf_enabled=True)) is False
+    prop.widerruf_mode = None
+    assert widerruf_applies(prop, LegalSettings(widerruf_enabled=True)) is True

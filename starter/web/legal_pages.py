@@ -90,8 +90,13 @@ async def unsubscribe_page(request: Request, token: str, services: ServicesDep) 
 
 @router.post("/unsubscribe/{token}", response_model=None)
 async def unsubscribe(request: Request, token: str, services: ServicesDep) -> Response:
-    body = (await request.body())[:MAX_BODY].decode("utf-8", "replace")
-    async with services.sessions.begin() as session:  # kept whatever happens next
+    received = bytearray()
+    async for chunk in request.stream():  # read no more than a one-click POST can need
+        received += chunk
+        if len(received) > MAX_BODY:
+            break
+    body = received[:MAX_BODY].decode("utf-8", "replace")
+    async with services.sessions.begin() as session:  # kept whatever happens next (a too large one: its start)
         raw = RawPayload(
             channel="unsubscribe",
             content_type=request.headers.get("content-type"),
@@ -99,6 +104,8 @@ async def unsubscribe(request: Request, token: str, services: ServicesDep) -> Re
             remote_addr=request.client.host if request.client else None,
         )
         session.add(raw)
+    if len(received) > MAX_BODY:
+        return _page(request, "Zu groß", "Diese Anfrage ist zu groß.", 413)
     fields = parse_qs(body)
     one_click = fields.get("List-Unsubscribe") == ["One-Click"] and "scope" not in fields
     scope_value = (fields.get("scope") or ["all"])[0]

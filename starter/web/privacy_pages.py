@@ -8,18 +8,19 @@ Also /settings/legal and /api/settings/legal: the office's identity and legal te
 from __future__ import annotations
 
 import json
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from activities.legal_settings import SECTION, LegalSettings
 from activities.mail_policy import email_hash
 from db.app_settings import save_section
-from db.models import ConsentRecord, Contact, Objection
+from db.models import ConsentRecord, Contact, Objection, Property
 from starter.privacy_service import audit_log, erase, export_data, legal_settings
 from starter.web.auth import CurrentUserDep
 from starter.web.flash import flash
@@ -38,6 +39,10 @@ class ErasureOut(BaseModel):
     files_deleted: int
     rows_swept: int
     kept_for_legal_duty: int
+
+
+class PropertyWiderrufIn(BaseModel):
+    mode: Literal["on", "off"] | None = Field(description="on/off: this property; null: the office setting.")
 
 
 class RetentionIn(BaseModel):
@@ -62,7 +67,19 @@ async def export_json(contact_id: int, services: ServicesDep, user: CurrentUserD
     return JSONResponse(json.loads(json.dumps(data, default=str)), headers=headers)
 
 
-async def _erase(services: Services, contact_id: int, user_id: int | None, origin: str) -> ErasureOut:
+async def _erase(
+    services: Services, contact_id: int, user_id: int | None, origin: str, *, force: bool = False
+) -> ErasureOut:
+    contact = await _contact(services, contact_id)
+    today = datetime.now(ZoneInfo(services.settings.time_zone)).date()
+    held = (
+        contact.retention_reason == "legal_duty" and contact.retain_until is not None and contact.retain_until >= today
+    )
+    if held and not force:
+        # Art. 17 (3) b DSGVO: a legal duty to keep (e.g. § 257 HGB) overrides the request until its date.
+        raise HTTPException(
+            409, f"Gesetzliche Aufbewahrungspflicht bis {contact.retain_until:%d.%m.%Y}: erst danach löschen"
+        )
     try:
         client = await services.temporal()
     except RuntimeError:
@@ -82,8 +99,20 @@ async def _erase(services: Services, contact_id: int, user_id: int | None, origi
 
 
 @router.post("/api/contacts/{contact_id}/erase")
-async def erase_json(contact_id: int, services: ServicesDep, user: CurrentUserDep) -> ErasureOut:
-    return await _erase(services, contact_id, user.id if user else None, "api")
+async def erase_json(contact_id: int, services: ServicesDep, user: CurrentUserDep, force: bool = False) -> ErasureOut:
+    """FORCE: erase despite a legal duty to keep recorded on the contact (the office decided so)."""
+    return await _erase(services, contact_id, user.id if user else None, "api", force=force)
+
+
+@router.put("/api/properties/{property_id}/widerruf")
+async def set_property_widerruf(property_id: int, body: PropertyWiderrufIn, services: ServicesDep) -> dict[str, Any]:
+    """Whether this property's exposé starts a broker contract with a right of withdrawal."""
+    async with services.sessions.begin() as session:
+        prop = await session.get(Property, property_id)
+        if prop is None:
+            raise HTTPException(404, f"Immobilie #{property_id} existiert nicht")
+        prop.widerruf_mode = body.mode
+    return {"property_id": property_id, "mode": body.mode}
 
 
 @router.put("/api/contacts/{contact_id}/retention")
@@ -159,7 +188,11 @@ async def erase_form(request: Request, contact_id: int, services: ServicesDep, u
     if form.get("confirm") != "LÖSCHEN":
         flash(request, "Zum Löschen bitte LÖSCHEN eintippen.", "error")
         return RedirectResponse(f"/contacts/{contact_id}/privacy", status_code=303)
-    out = await _erase(services, contact_id, user.id if user else None, "page")
+    try:
+        out = await _erase(services, contact_id, user.id if user else None, "page")
+    except HTTPException as exc:
+        flash(request, f"Nicht gelöscht: {exc.detail}", "error")
+        return RedirectResponse(f"/contacts/{contact_id}/privacy", status_code=303)
     flash(request, f"Daten gelöscht: {out.rows_swept} Zeilen bereinigt, {len(out.workflows_ended)} Abläufe beendet.")
     return RedirectResponse(f"/contacts/{contact_id}/privacy", status_code=303)
 
