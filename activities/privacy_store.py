@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,8 @@ from sqlalchemy import JSON, String, Table, Text, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
-from db.base import Base, utcnow
+from activities.mail_policy import email_hash
+from db.base import utcnow
 from db.models import (
     Activity,
     Appointment,
@@ -70,9 +73,9 @@ def _row(obj: Any) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
+    if isinstance(value, date | datetime):
         return value.isoformat()
-    if value.__class__.__name__ == "Decimal":
+    if isinstance(value, Decimal):
         return str(value)
     return value
 
@@ -112,8 +115,6 @@ async def export_contact(session: AsyncSession, contact_id: int) -> dict[str, An
     async def rows(model: Any, *conditions: Any) -> list[dict[str, Any]]:
         result = await session.scalars(select(model).where(*conditions).order_by(model.id))
         return [_row(r) for r in result]
-
-    from activities.mail_policy import email_hash
 
     hashes = [email_hash(e) for e in data.emails]
     by_contact_or_inquiry = (Message.contact_id == contact_id) | (
@@ -239,8 +240,6 @@ async def erase_contact(session: AsyncSession, contact_id: int, data_dir: Path) 
         slot.comment = None
 
     consents = list(await session.scalars(select(ConsentRecord).where(ConsentRecord.contact_id == contact_id)))
-    from activities.mail_policy import email_hash
-
     hashes = [email_hash(e) for e in data.emails]
     if hashes:
         consents += list(await session.scalars(select(ConsentRecord).where(ConsentRecord.email_hash.in_(hashes))))
@@ -308,4 +307,4 @@ async def sweep(session: AsyncSession, pattern: re.Pattern[str]) -> int:
     return changed
 
 
-__all__ = ["ERASED", "Base", "ContactData", "ErasureResult", "erase_contact", "export_contact", "sweep"]
+__all__ = ["ERASED", "ContactData", "ErasureResult", "erase_contact", "export_contact", "sweep"]
