@@ -99,6 +99,7 @@ _DE: dict[str, str] = {
     "inquiry.mailbox": "Postfach",
     "inquiry.external_id": "Nachrichten-ID",
     "inquiry.message": "Nachricht",
+    "inquiry.contact_privacy": "Datenschutz: Einwilligungen, Widersprüche, Auskunft, Löschung",
     "inquiry.section_prospect": "Interessent (wie vom Portal übermittelt)",
     "inquiry.section_contact": "Angelegte Adresse",
     "inquiry.section_duplicate": "Dublette: vorhandene Adresse",
