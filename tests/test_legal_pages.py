@@ -132,3 +132,17 @@ async def test_the_widerruf_setting_per_property_overrides_the_office(
     assert widerruf_applies(prop, LegalSettings(widerruf_enabled=True)) is False
     prop.widerruf_mode = None
     assert widerruf_applies(prop, LegalSettings(widerruf_enabled=True)) is True
+
+
+async def test_every_prospect_page_shows_the_offices_identity(sessions: SessionFactory, settings: Settings) -> None:
+    from activities.legal_settings import SECTION, LegalSettings, OfficeIdentity
+    from db.app_settings import save_section
+
+    async with sessions.begin() as session:
+        identity = OfficeIdentity(name="Makler Süd KG", address="Am Markt 2, 80331 München")
+        await save_section(session, SECTION, LegalSettings(identity=identity))
+    async with app_client(settings, auth=None) as public:
+        for path in ("/slots/forged-token", "/confirm/forged-token", "/unsubscribe/forged", "/consent/x", "/impressum"):
+            page = await public.get(path)
+            assert "Makler Süd KG" in page.text and "Am Markt 2, 80331 München" in page.text, path
+            assert 'href="/datenschutz"' in page.text, path
