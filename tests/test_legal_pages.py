@@ -146,3 +146,20 @@ async def test_every_prospect_page_shows_the_offices_identity(sessions: SessionF
             page = await public.get(path)
             assert "Makler Süd KG" in page.text and "Am Markt 2, 80331 München" in page.text, path
             assert 'href="/datenschutz"' in page.text, path
+
+
+async def test_the_office_asks_for_consent_by_double_opt_in(sessions: SessionFactory, settings: Settings) -> None:
+    from db.models import ConsentRecord, DomainEvent
+
+    klara = await factories.contact(sessions)
+    nobody = await factories.contact(sessions, email=None, last_name="Ohnemail")
+    async with app_client(settings) as http:
+        asked = await http.post(f"/api/contacts/{klara.id}/consents", json={"note": "am Telefon"})
+        assert asked.status_code == 201 and asked.json()["status"] == "pending"
+        assert (await http.post(f"/api/contacts/{nobody.id}/consents", json={})).status_code == 422
+        assert (await http.post("/api/contacts/999999/consents", json={})).status_code == 404
+    async with sessions() as session:
+        record = await session.get(ConsentRecord, asked.json()["consent_id"])
+        assert record is not None and record.contact_id == klara.id and "am Telefon" in (record.page or "")
+        kinds = list(await session.scalars(select(DomainEvent.kind)))
+    assert kinds == ["consent.requested"]  # the dispatcher starts the opt-in mail

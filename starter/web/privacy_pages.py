@@ -20,8 +20,8 @@ from sqlalchemy import select
 from activities.legal_settings import SECTION, LegalSettings
 from activities.mail_policy import email_hash
 from db.app_settings import save_section
-from db.models import ConsentRecord, Contact, Objection, Property
-from starter.privacy_service import audit_log, erase, export_data, legal_settings
+from db.models import ConsentPurpose, ConsentRecord, Contact, Objection, Property
+from starter.privacy_service import Origin, audit_log, erase, export_data, legal_settings, record_consent
 from starter.web.auth import CurrentUserDep
 from starter.web.flash import flash
 from starter.web.services import Services, ServicesDep
@@ -102,6 +102,36 @@ async def _erase(
 async def erase_json(contact_id: int, services: ServicesDep, user: CurrentUserDep, force: bool = False) -> ErasureOut:
     """FORCE: erase despite a legal duty to keep recorded on the contact (the office decided so)."""
     return await _erase(services, contact_id, user.id if user else None, "api", force=force)
+
+
+class ConsentRequestIn(BaseModel):
+    note: str = Field("", max_length=300, description="How the wish reached the office, e.g. 'am Telefon'.")
+
+
+@router.post("/api/contacts/{contact_id}/consents", status_code=201)
+async def request_consent(
+    contact_id: int, body: ConsentRequestIn, services: ServicesDep, user: CurrentUserDep
+) -> dict[str, Any]:
+    """A wish for offers that reached the office another way: recorded and asked by double opt-in mail,
+    counting only once the person clicked (an office-set newsletter flag alone never counts)."""
+    async with services.sessions.begin() as session:
+        contact = await session.get(Contact, contact_id)
+        if contact is None:
+            raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+        if not contact.email:
+            raise HTTPException(422, "Der Kontakt hat keine E-Mail-Adresse")
+        legal = await legal_settings(session)
+        who = f"Benutzer #{user.id}" if user else "API"
+        record = await record_consent(
+            session,
+            purpose=ConsentPurpose.ADVERTISING,
+            email=contact.email,
+            text=legal.consent_text,
+            version=legal.consent_version,
+            origin=Origin(ip=None, user_agent=None, page=f"Büro ({who}) {body.note}".strip()),
+            contact_id=contact.id,
+        )
+    return {"consent_id": record.id, "status": record.status}
 
 
 @router.put("/api/properties/{property_id}/widerruf")
