@@ -163,3 +163,24 @@ async def test_the_office_asks_for_consent_by_double_opt_in(sessions: SessionFac
         assert record is not None and record.contact_id == klara.id and "am Telefon" in (record.page or "")
         kinds = list(await session.scalars(select(DomainEvent.kind)))
     assert kinds == ["consent.requested"]  # the dispatcher starts the opt-in mail
+
+
+async def test_the_office_records_an_objection_it_received_by_phone(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    from db.models import DomainEvent, Objection
+
+    klara = await factories.contact(sessions)
+    async with app_client(settings) as http:
+        bad = await http.post(f"/api/contacts/{klara.id}/objections", json={"scope": "manches"})
+        assert bad.status_code == 422
+        form_bad = await http.post(f"/contacts/{klara.id}/privacy/objection", data={"scope": "x"})
+        assert form_bad.status_code == 303
+        made = await http.post(f"/api/contacts/{klara.id}/objections", json={"scope": "advertising"})
+        assert made.status_code == 201
+        page = await http.get(f"/contacts/{klara.id}/privacy")
+        assert "gegen Werbung (durch das Büro)" in page.text
+    async with sessions() as session:
+        [objection] = list(await session.scalars(select(Objection)))
+        assert (objection.scope, objection.source, objection.contact_id) == ("advertising", "office", klara.id)
+        assert await session.scalar(select(DomainEvent.kind)) == "contact.objected"

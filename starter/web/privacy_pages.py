@@ -20,8 +20,16 @@ from sqlalchemy import select
 from activities.legal_settings import SECTION, LegalSettings
 from activities.mail_policy import email_hash
 from db.app_settings import save_section
-from db.models import ConsentPurpose, ConsentRecord, Contact, Objection, Property
-from starter.privacy_service import Origin, audit_log, erase, export_data, legal_settings, record_consent
+from db.models import ConsentPurpose, ConsentRecord, Contact, Objection, ObjectionScope, Property
+from starter.privacy_service import (
+    Origin,
+    audit_log,
+    erase,
+    export_data,
+    legal_settings,
+    record_consent,
+    record_objection,
+)
 from starter.web.auth import CurrentUserDep
 from starter.web.flash import flash
 from starter.web.services import Services, ServicesDep
@@ -132,6 +140,55 @@ async def request_consent(
             contact_id=contact.id,
         )
     return {"consent_id": record.id, "status": record.status}
+
+
+class ObjectionIn(BaseModel):
+    scope: ObjectionScope
+
+
+async def _object(services: Services, contact_id: int, scope: ObjectionScope, user_id: int | None) -> int:
+    async with services.sessions.begin() as session:
+        contact = await session.get(Contact, contact_id)
+        if contact is None:
+            raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+        if not contact.email:
+            raise HTTPException(422, "Der Kontakt hat keine E-Mail-Adresse")
+        objection = await record_objection(
+            session,
+            email=contact.email,
+            scope=scope,
+            source="office",
+            origin=Origin(ip=None, user_agent=None, page=None),
+            contact_id=contact.id,
+            user_id=user_id,
+        )
+        return objection.id
+
+
+@router.post("/api/contacts/{contact_id}/objections", status_code=201)
+async def object_json(
+    contact_id: int, body: ObjectionIn, services: ServicesDep, user: CurrentUserDep
+) -> dict[str, Any]:
+    """An objection that reached the office by phone or letter: recorded like the one-click one."""
+    objection_id = await _object(services, contact_id, body.scope, user.id if user else None)
+    return {"objection_id": objection_id, "scope": body.scope}
+
+
+@router.post("/contacts/{contact_id}/privacy/objection", include_in_schema=False)
+async def object_form(request: Request, contact_id: int, services: ServicesDep, user: CurrentUserDep) -> Response:
+    form = await request.form()
+    try:
+        scope = ObjectionScope(str(form.get("scope", "")))
+        await _object(services, contact_id, scope, user.id if user else None)
+    except ValueError:
+        flash(request, "Bitte wählen Sie den Umfang des Widerspruchs.", "error")
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            raise
+        flash(request, f"Nicht gespeichert: {exc.detail}", "error")
+    else:
+        flash(request, "Widerspruch gespeichert.")
+    return RedirectResponse(f"/contacts/{contact_id}/privacy", status_code=303)
 
 
 @router.put("/api/properties/{property_id}/widerruf")
