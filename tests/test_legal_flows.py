@@ -216,6 +216,10 @@ async def test_with_early_start_the_expose_goes_out_at_once_and_the_request_is_r
     await record(journey, created["workflow_id"], "inquiry-widerruf-early-start")
     await journey.mail(2)
     assert "Widerrufsbelehrung" in journey.sink.received[1].text
+    html_part = journey.sink.received[1].message.get_body(preferencelist=("html",))
+    assert html_part is not None
+    html = str(html_part.get_content())
+    assert "immoflow-office-footer" in html and "Makler Müller GmbH" in html and "Widerrufsrecht" in html
     async with journey.sessions() as session:
         records = list(await session.scalars(select(ConsentRecord).order_by(ConsentRecord.id)))
     assert [r.purpose for r in records] == ["widerruf_notice", "widerruf_early_start"]
