@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     birthday_scan_time_zone: str | None = Field(
         None, description="Time zone of the birthday scan's time and day; unset: IMMOFLOW_TIME_ZONE."
     )
+    retention_scan_time: time = Field(
+        time(3, 0), description="When the daily retention scan (DSGVO deletion schedule) runs, office time (HH:MM)."
+    )
     automation_max_depth: int = Field(
         3, ge=1, description="Loop guard: how many automations may follow each other before rules stop firing."
     )

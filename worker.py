@@ -17,10 +17,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.automations import AutomationActivities
+from activities.consent_mail import ConsentActivities
 from activities.inquiries import InquiryActivities
 from activities.leads import LeadActivities
 from activities.messages import MessageActivities, SmtpTransport
+from activities.retention import RetentionActivities
 from activities.slot_requests import SlotRequestActivities
+from activities.widerruf import WiderrufActivities
 from db.session import SessionFactory, engine_from_settings, make_session_factory
 from messaging.sms import sms_transport
 from messaging.transport import Transport
@@ -32,8 +35,10 @@ from starter.temporal.client import connect_client
 from workflows.account_mail import AccountMailWorkflow
 from workflows.automation import AutomationRunWorkflow
 from workflows.birthday_scan import BirthdayScanWorkflow
+from workflows.consent import ConsentMailWorkflow
 from workflows.inquiry import InquiryWorkflow
 from workflows.lead import LeadWorkflow
+from workflows.retention_scan import RetentionScanWorkflow
 from workflows.slot_request import TimeSlotRequestWorkflow
 
 log = logging.getLogger("immoflow.worker")
@@ -44,6 +49,8 @@ WORKFLOWS: Sequence[type] = (
     TimeSlotRequestWorkflow,
     AutomationRunWorkflow,
     BirthdayScanWorkflow,
+    ConsentMailWorkflow,
+    RetentionScanWorkflow,
     AccountMailWorkflow,
 )
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
@@ -59,7 +66,19 @@ def build_activities(
     leads = LeadActivities(sessions, settings)
     slots = SlotRequestActivities(sessions, settings)
     automations = AutomationActivities(sessions, settings)
-    return [messages.deliver_message, *inquiries.all(), *leads.all(), *slots.all(), *automations.all()]
+    consent = ConsentActivities(sessions, settings)
+    retention = RetentionActivities(sessions, settings)
+    return [
+        messages.deliver_message,
+        *inquiries.all(),
+        *leads.all(),
+        *slots.all(),
+        *automations.all(),
+        consent.compose_consent_mail,
+        WiderrufActivities(sessions, settings).widerruf_wait,
+        retention.plan_retention,
+        retention.erase_contact_for_retention,
+    ]
 
 
 def build_worker(client: Client, settings: Settings, sessions: SessionFactory, *, task_queue: str) -> Worker:

@@ -22,12 +22,14 @@ from pathlib import Path
 import aiosmtplib
 from pydantic import BaseModel
 from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db.base import utcnow
 from db.models import Message, MessageStatus
 from db.session import SessionFactory
+from messaging.mail_policy import suppression_reason
 from messaging.transport import PermanentDeliveryError, Transport
 from settings import Settings
 
@@ -59,7 +61,7 @@ def address_header(value: str) -> str:
     return formataddr((" ".join(_DISPLAY_SPECIALS.sub(" ", decoded).split()), address))
 
 
-def build_email(message: Message, data_dir: Path) -> EmailMessage:
+def build_email(message: Message, data_dir: Path, base_url: str | None = None) -> EmailMessage:
     email = EmailMessage()
     email["From"] = address_header(message.sender)
     email["To"] = address_header(message.recipient)
@@ -70,6 +72,10 @@ def build_email(message: Message, data_dir: Path) -> EmailMessage:
     # Stable across retries: a second copy after a lost reply carries the same id.
     email["Message-ID"] = f"<immoflow-{message.id}@{domain}>"
     email["X-Immoflow-Key"] = message.idempotency_key
+    if message.unsubscribe_token and base_url:
+        # RFC 8058: one POST to this https link objects; no confirmation page, no login, no cookies.
+        email["List-Unsubscribe"] = f"<{base_url}/unsubscribe/{message.unsubscribe_token}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.set_content(message.body_text)
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html")
@@ -98,7 +104,7 @@ class SmtpTransport:
         s = self._settings
         if s.smtp_host is None:
             raise ApplicationError("IMMOFLOW_SMTP_HOST is not set", non_retryable=False)
-        email = build_email(message, s.data_dir)
+        email = build_email(message, s.data_dir, s.public_base_url)
         # Envelope from the row itself, never re-read from headers: a display name can't add recipients.
         recipients = [address for _, address in getaddresses([message.recipient]) if address]
         sender = parseaddr(message.sender)[1]
@@ -159,6 +165,9 @@ class MessageActivities:
     async def _claim(self, message_id: int) -> Message | DeliveryResult:
         now = utcnow()
         async with self._sessions.begin() as session:
+            suppressed = await self._suppress(session, message_id)
+            if suppressed is not None:
+                return suppressed
             result = await session.execute(
                 update(Message)
                 .where(
@@ -177,10 +186,30 @@ class MessageActivities:
             return message
         if message.status == MessageStatus.SENT:
             return DeliveryResult(message_id=message_id, status=message.status, already_sent=True)
+        if message.status == MessageStatus.SUPPRESSED:
+            return DeliveryResult(message_id=message_id, status=message.status)
         if message.status == MessageStatus.FAILED:
             raise ApplicationError(f"message {message_id} failed: {message.error}", non_retryable=True)
         # Leased by another attempt that is still within its lease: let Temporal retry after it.
         raise ApplicationError(f"message {message_id} is being sent by another attempt")
+
+    @staticmethod
+    async def _suppress(session: AsyncSession, message_id: int) -> DeliveryResult | None:
+        """Refuse a mail the recipient objected to, or advertising without consent: decided in the claim's
+        transaction, so an objection recorded a second before the send still stops it."""
+        message = await session.get(Message, message_id)
+        if message is None or message.status not in (MessageStatus.PENDING, MessageStatus.RETRYING):
+            return None
+        reason = await suppression_reason(session, message)
+        if reason is None:
+            return None
+        await session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.status.in_([MessageStatus.PENDING, MessageStatus.RETRYING]))
+            .values(status=MessageStatus.SUPPRESSED, error=reason, lease_until=None)
+        )
+        activity.logger.info("message %s suppressed: %s", message_id, reason)
+        return DeliveryResult(message_id=message_id, status=MessageStatus.SUPPRESSED)
 
     @contextlib.asynccontextmanager
     async def _lease_kept(self, message_id: int) -> AsyncIterator[None]:

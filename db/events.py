@@ -156,6 +156,22 @@ class PasswordLinkIssued(Event):
     message_id: int
 
 
+class ConsentRequested(Event):
+    """An advertising consent waits for its double opt-in mail."""
+
+    KIND = "consent.requested"
+    consent_id: int
+
+
+class ContactObjected(Event):
+    """The prospect objected (one click or the page): their follow-ups stop with that reason."""
+
+    KIND = "contact.objected"
+    objection_id: int
+    scope: str
+    inquiry_workflow_ids: list[str]
+
+
 class LeadClosed(Event):
     KIND = "lead.closed"
     lead_id: int
@@ -180,6 +196,8 @@ CATALOGUE: dict[str, type[Event]] = {
         LeadPhaseChanged,
         LeadClosed,
         PasswordLinkIssued,
+        ConsentRequested,
+        ContactObjected,
     )
 }
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import secrets
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -10,6 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Message
+
+if TYPE_CHECKING:
+    from settings import Settings
+
+UNSUBSCRIBE_PATH = "/unsubscribe/"
 
 
 def header_safe(value: str) -> str:
@@ -34,14 +40,52 @@ class NewMessage(BaseModel):
     user_id: int | None = None
     cost_cents: int | None = None
     billing_account: str | None = None
+    mail_class: str | None = Field(None, description="None: decided from the template and the addressee.")
 
 
-async def enqueue_message(session: AsyncSession, new: NewMessage) -> Message:
-    """Insert the message unless its key exists; return the row either way. Caller commits."""
+def unsubscribe_url(settings: Settings, token: str) -> str:
+    return f"{settings.public_base_url}{UNSUBSCRIBE_PATH}{token}"
+
+
+async def _with_legal_footer(session: AsyncSession, new: NewMessage, settings: Settings | None) -> dict[str, Any]:
+    """A mail to a prospect gets its class, the office's footer and its own one-click objection token."""
+    from db.app_settings import load_section
+    from db.legal_settings import SECTION, LegalSettings
+    from messaging.mail_policy import footer_html, footer_text, mail_class_for
+    from settings import get_settings
+
+    values = new.model_dump()
+    if new.channel != "email":
+        return values
+    mail_class = new.mail_class or mail_class_for(
+        new.template_key,
+        to_contact=new.contact_id is not None or new.inquiry_id is not None,
+        to_user=new.user_id is not None,
+    )
+    if mail_class is None:
+        return values
+    settings = settings or get_settings()
+    identity = (await load_section(session, SECTION, LegalSettings)).identity
+    token = secrets.token_urlsafe(24)
+    link = unsubscribe_url(settings, token)
+    values["mail_class"] = str(mail_class)
+    values["unsubscribe_token"] = token
+    values["body_text"] = new.body_text.rstrip("\n") + "\n" + footer_text(identity, settings.public_base_url, link)
+    if new.body_html:
+        footer = footer_html(identity, settings.public_base_url, link)
+        body = new.body_html
+        values["body_html"] = body.replace("</body>", footer + "</body>", 1) if "</body>" in body else body + footer
+    return values
+
+
+async def enqueue_message(session: AsyncSession, new: NewMessage, settings: Settings | None = None) -> Message:
+    """Insert the message unless its key exists; return the row either way. Caller commits.
+
+    SETTINGS: for the links of a prospect mail's footer (the process's settings when not given)."""
     existing = await session.scalar(select(Message).where(Message.idempotency_key == new.idempotency_key))
     if existing is not None:
         return existing
-    values = new.model_dump()
+    values = await _with_legal_footer(session, new, settings)
     for header in ("sender", "recipient", "reply_to", "subject"):
         if values[header] is not None:
             values[header] = header_safe(values[header])

@@ -116,9 +116,36 @@ class InquiryMailComposer:
                 new.body_html = self._expose_html(body, prop)
                 if prop.expose_file:
                     new.attachments = [{"path": prop.expose_file, "filename": f"Expose-{prop.external_ref}.pdf"}]
-            message = await enqueue_message(session, new)
+            if request.kind == "expose":
+                await self._attach_widerruf(session, new, inquiry, prop)
+            message = await enqueue_message(session, new, self._settings)
             await session.flush()
             return message.id
+
+    async def _attach_widerruf(
+        self, session: AsyncSession, new: NewMessage, inquiry: Inquiry, prop: Property | None
+    ) -> None:
+        """A broker's exposé carries the Widerrufsbelehrung and the model form, in the text and as a PDF."""
+        from activities.widerruf import material_pdf, render_material, widerruf_applies, write_pdf
+        from db.app_settings import load_section
+        from db.legal_settings import SECTION, LegalSettings
+
+        legal = await load_section(session, SECTION, LegalSettings)
+        if not widerruf_applies(prop, legal):
+            return
+        notice, form = render_material(legal, prop, inquiry.property_ref)
+        path = write_pdf(self._settings.data_dir, inquiry.id, material_pdf(notice, form, legal.identity.name))
+        new.body_text = f"{new.body_text.rstrip()}\n\n{legal.commission_note}\n\n{notice}\n\n{form}\n"
+        if new.body_html:
+            material = "".join(
+                f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>"
+                for p in f"{legal.commission_note}\n\n{notice}".split("\n\n")
+            )
+            new.body_html = new.body_html.replace("</body>", f"<hr>{material}</body>", 1)
+        new.attachments = [
+            *new.attachments,
+            {"path": path, "filename": "Widerrufsbelehrung.pdf", "content_type": "application/pdf"},
+        ]
 
     @staticmethod
     def _template_key(request: MailRequest) -> str:

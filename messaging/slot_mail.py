@@ -164,7 +164,7 @@ class SlotMailComposer:
                 new = await self._sms(session, data, mail)
             else:
                 new = await self._confirmation(session, data, mail)
-            message = await enqueue_message(session, new)
+            message = await enqueue_message(session, new, self._settings)
             await session.flush()
             return message.id
 

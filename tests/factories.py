@@ -90,3 +90,24 @@ async def inquiry(
         )
         session.add(row)
     return row
+
+
+async def confirmed_advertising_consent(sessions: SessionFactory, email: str) -> None:
+    """A double opt-in the address completed: advertising mails (first email, birthday) may go out."""
+    from db.models import ConsentRecord
+    from messaging.mail_policy import email_hash
+
+    async with sessions.begin() as session:
+        now = datetime.now(UTC)
+        session.add(
+            ConsentRecord(
+                purpose="advertising",
+                status="confirmed",
+                email=email,
+                email_hash=email_hash(email),
+                text="Angebote per E-Mail",
+                text_version="test",
+                given_at=now,
+                confirmed_at=now,
+            )
+        )

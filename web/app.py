@@ -39,8 +39,10 @@ def routers() -> list[APIRouter]:
     from web.pages import dashboard as dashboard_pages
     from web.pages import dev_mail, dev_sms, inquiry_actions
     from web.pages import leads as lead_pages
+    from web.pages import legal as legal_pages
     from web.pages import login as login_pages
     from web.pages import mail_templates as template_pages
+    from web.pages import privacy as privacy_pages
     from web.pages import sales_processes as sales_process_pages
     from web.pages import set_password as set_password_pages
     from web.pages import settings as settings_pages
@@ -71,6 +73,8 @@ def routers() -> list[APIRouter]:
         crm_api.router,
         automations_api.router,
         automations_pages.router,
+        legal_pages.router,
+        privacy_pages.router,
         users_pages.router,
         users_api.router,
         set_password_pages.router,
@@ -109,11 +113,13 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # metrics added last, so it is outermost and counts refused requests too.
     from web.api.metrics import install_metrics
     from web.nav_counts import NavCountsMiddleware
+    from web.pages.legal import install_office_identity
     from web.security.auth import install_auth
     from web.security.headers import SecurityHeadersMiddleware
     from web.security.limits import AbuseLimitMiddleware
 
     app.add_middleware(NavCountsMiddleware)  # inside auth: it needs the user the session named
+    install_office_identity(app)  # inside auth: only requests that passed it load the identity
     install_auth(app, settings, problem_page)
     app.add_middleware(AbuseLimitMiddleware, settings=settings)
     install_metrics(app)

@@ -50,6 +50,7 @@ NAV_ITEMS = (
     NavItem("Automationen", "/automations", admin_only=True),
     NavItem(t("nav.settings"), "/settings/inquiry-manager", admin_only=True),
     NavItem(t("nav.sales_processes"), "/sales-processes", admin_only=True),
+    NavItem("Rechtliches", "/settings/legal", admin_only=True),
     NavItem(t("nav.templates"), "/settings/templates", admin_only=True),
     NavItem(t("nav.users"), "/users", admin_only=True),
     NavItem("Mails (Dev)", "/dev/mail", dev_only=True),
@@ -130,6 +131,8 @@ def _layout_context(request: Request) -> dict[str, Any]:
         "csrf_field": partial(csrf_field, request),
         "flashes": partial(pop_flashes, request),
         "current_user": user,
+        # The office's identity on prospect pages (loaded by web.pages.legal for public paths).
+        "office": getattr(request.state, "office", None),
     }
 
 

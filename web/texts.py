@@ -82,6 +82,7 @@ _DE: dict[str, str] = {
     "message_status.retrying": "neuer Versuch",
     "message_status.sent": "gesendet",
     "message_status.failed": "fehlgeschlagen",
+    "message_status.suppressed": "nicht gesendet (gesperrt)",
     # dashboard list
     "dashboard.title": "Anfragen",
     "dashboard.all": "Alle",
@@ -120,6 +121,7 @@ _DE: dict[str, str] = {
     "inquiry.mailbox": "Postfach",
     "inquiry.external_id": "Nachrichten-ID",
     "inquiry.message": "Nachricht",
+    "inquiry.contact_privacy": "Datenschutz: Einwilligungen, Widersprüche, Auskunft, Löschung",
     "inquiry.section_prospect": "Interessent (wie vom Portal übermittelt)",
     "inquiry.section_contact": "Angelegte Adresse",
     "inquiry.section_duplicate": "Dublette: vorhandene Adresse",

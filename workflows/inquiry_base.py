@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
+    from activities.widerruf import WiderrufActivities
     from workflows.delivery import deliver
     from workflows.inquiry_models import (
         Assessment,
@@ -82,6 +83,9 @@ class InquiryBase:
         return await self._db(InquiryActivities.assess_inquiry, request, "check property")
 
     async def _finish(self, *, send_expose: bool) -> None:
+        # Histories recorded before the Widerruf wait replay without it (tests/histories/inquiry-*.json).
+        if send_expose and workflow.patched("widerruf-expose-wait") and not await self._widerruf_wait():
+            return
         if send_expose:
             key = self._key("expose")
             mail = MailRequest(
@@ -90,6 +94,30 @@ class InquiryBase:
             await self._send(mail, "send exposé")
         title = "Exposé gesendet" if send_expose else "Abgeschlossen (ohne Exposé)"
         await self._set(InquiryState.COMPLETED, "completed", title)
+
+    async def _widerruf_wait(self) -> bool:
+        """A broker contract without the early-start request: the exposé waits out the withdrawal period.
+        False when the automation was cancelled (or the prospect objected) during the wait."""
+        wait = await self._db(WiderrufActivities.widerruf_wait, self._inquiry_id, "check Widerruf")
+        if wait.wait_until is None or wait.wait_until <= workflow.now():
+            return True
+        await self._set(
+            InquiryState.PROCESSING,
+            "widerruf-wait",
+            "Exposé wartet auf das Ende der Widerrufsfrist",
+            next_step="Exposé nach Widerrufsfrist",
+            next_step_at=wait.wait_until,
+        )
+        try:
+            await workflow.wait_condition(
+                lambda: self._cancel is not None,
+                timeout=wait.wait_until - workflow.now(),
+                timeout_summary="withdrawal period",
+            )
+        except TimeoutError:
+            return True
+        await self._cancelled()
+        return False
 
     async def _cancelled(self) -> None:
         assert self._cancel is not None

@@ -53,6 +53,7 @@ class SendEmail(Action[SendEmailParams]):
                 contact_id=addressee.contact_id,
                 user_id=addressee.user_id,
             ),
+            ctx.settings,
         )
         await ctx.session.flush()
         who = f"Kontakt #{addressee.contact_id}" if addressee.contact_id else f"Benutzer #{addressee.user_id}"

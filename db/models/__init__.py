@@ -22,6 +22,14 @@ from db.models.crm import (
 from db.models.inquiries import Inquiry, InquiryStatus, InquiryStep, QuarantinedPayload, RawPayload
 from db.models.leads import Lead, SalesPhase, SalesProcess
 from db.models.messaging import AppSetting, DomainEvent, Message, MessageStatus, MessageTemplate
+from db.models.privacy import (
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentStatus,
+    Objection,
+    ObjectionScope,
+    PrivacyAudit,
+)
 from db.models.security import LoginFailure, RateCounter, WebSession
 from db.models.slots import SlotProposal, SlotRequest, SlotRequestStatus
 
@@ -34,6 +42,9 @@ __all__ = [
     "AutomationRun",
     "Base",
     "BirthdayGreeting",
+    "ConsentPurpose",
+    "ConsentRecord",
+    "ConsentStatus",
     "Contact",
     "ContactStatus",
     "Deal",
@@ -49,6 +60,9 @@ __all__ = [
     "MessageStatus",
     "MessageTemplate",
     "Note",
+    "Objection",
+    "ObjectionScope",
+    "PrivacyAudit",
     "Property",
     "PropertyContactPerson",
     "PropertyVisibility",

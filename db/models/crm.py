@@ -101,6 +101,9 @@ class Contact(CreatedAtMixin, Base):
         ForeignKey("users.id"), comment="The user this contact record stands for (seed 001 routing)."
     )
     source: Mapped[str | None] = mapped_column(String(64))
+    retain_until: Mapped[date | None] = mapped_column(comment="Speichern bis: anonymised after this day.")
+    retention_reason: Mapped[str | None] = mapped_column(String(20), comment="interest | contract | legal_duty")
+    erased_at: Mapped[datetime | None]
 
     @property
     def display_name(self) -> str:
@@ -130,6 +133,9 @@ class Property(CreatedAtMixin, Base):
     expose_url: Mapped[str | None] = mapped_column(String(1000))
     expose_file: Mapped[str | None] = mapped_column(String(500), comment="Path below the data dir.")
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    widerruf_mode: Mapped[str | None] = mapped_column(
+        String(10), comment="Broker contract with Widerruf: on | off; null follows the office setting."
+    )
 
     manager: Mapped[User | None] = relationship(lazy="raise")
 

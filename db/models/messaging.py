@@ -18,6 +18,7 @@ class MessageStatus(StrEnum):
     RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
+    SUPPRESSED = "suppressed"  # refused by the outbox: no consent, or the recipient objected (see error)
 
 
 class Message(CreatedAtMixin, Base):
@@ -48,6 +49,12 @@ class Message(CreatedAtMixin, Base):
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    mail_class: Mapped[str | None] = mapped_column(
+        String(20), comment="transactional | advertising; null: a mail to the office itself."
+    )
+    unsubscribe_token: Mapped[str | None] = mapped_column(
+        String(64), unique=True, comment="Random token of the mail's one-click objection link (RFC 8058)."
+    )
 
 
 class MessageTemplate(CreatedAtMixin, Base):

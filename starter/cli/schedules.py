@@ -26,6 +26,12 @@ def sync() -> None:
         client = await connect_client(settings)
         for synced in await sync_schedules(client, settings):
             typer.echo(f"{synced.schedule_id:<28} {synced.state:<8} {synced.description}")
+        from starter.temporal.retention_schedule import RETENTION_SCHEDULE_ID, sync_retention_schedule
+
+        state = await sync_retention_schedule(client, settings)
+        typer.echo(
+            f"{RETENTION_SCHEDULE_ID:<28} {state:<8} daily at {settings.retention_scan_time:%H:%M} {settings.time_zone}"
+        )
 
     asyncio.run(run())
     typer.echo(f"schedules ready on {settings.temporal_address} (namespace {settings.temporal_namespace})")

@@ -20,7 +20,11 @@ async def _setup() -> tuple[list[str], list[str]]:
     client = await connect_client(settings)
     added = await register_search_attributes(client)
     schedules = await sync_schedules(client, settings)
-    return added, [f"schedule {s.schedule_id:<28} {s.state} ({s.description})" for s in schedules]
+    from starter.temporal.retention_schedule import RETENTION_SCHEDULE_ID, sync_retention_schedule
+
+    retention = await sync_retention_schedule(client, settings)
+    lines = [f"schedule {s.schedule_id:<28} {s.state} ({s.description})" for s in schedules]
+    return added, [*lines, f"schedule {RETENTION_SCHEDULE_ID:<28} {retention} (daily retention scan)"]
 
 
 @app.command("setup")

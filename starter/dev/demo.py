@@ -241,7 +241,28 @@ async def load_demo_data(sessions: SessionFactory) -> DemoResult:
         await _properties(session, result, anna, max_, contacts)
         await _sales_process(session, result)
         result.created += [f"template {key}" for key in await ensure_default_templates(session)]
+        await _legal(session, result)
     return result
+
+
+async def _legal(session: AsyncSession, result: DemoResult) -> None:
+    """The demo office's identity, so prospect pages and mail footers on `make run` name an office."""
+    from db.app_settings import save_section
+    from db.legal_settings import SECTION, LegalSettings, OfficeIdentity
+    from db.models import AppSetting
+
+    if await session.get(AppSetting, SECTION) is not None:
+        return
+    identity = OfficeIdentity(
+        name="Demo Immobilien GmbH",
+        address="Parkstraße 1, 10115 Berlin",
+        email="anfragen@immoflow.local",
+        phone="030 1234567",
+        impressum_text="Demo Immobilien GmbH\nParkstraße 1, 10115 Berlin\nGeschäftsführerin: Anna Agent\n"
+        "Registergericht: Amtsgericht Charlottenburg, HRB 000000 (Beispiel)",
+    )
+    await save_section(session, SECTION, LegalSettings(identity=identity))
+    result.created.append(f"settings {SECTION}")
 
 
 def load_demo_sync(settings: Settings) -> list[str]:

@@ -149,6 +149,9 @@ class DevStack:
         from starter.temporal.schedules import sync_schedules
 
         await sync_schedules(client, self.settings)  # the automations' daily birthday scan
+        from starter.temporal.retention_schedule import sync_retention_schedule
+
+        await sync_retention_schedule(client, self.settings)  # the daily DSGVO retention scan
         return added
 
     async def _demo(self) -> bool:

@@ -16,8 +16,10 @@ from starter.events.automations import AutomationEventHandler
 from starter.events.dispatcher import EventHandler
 from starter.events.inquiries import inquiry_received_handler
 from starter.events.leads import LeadEventHandlers
+from starter.events.privacy import consent_requested_handler, stop_after_objection
 from starter.events.slots import slot_request_created_handler
 from starter.intake.service import RECEIVED_EVENT as INQUIRY_RECEIVED
+from starter.services.privacy import CONSENT_REQUESTED, CONTACT_OBJECTED
 
 
 def routing_table() -> dict[str, list[EventHandler]]:
@@ -31,4 +33,6 @@ def routing_table() -> dict[str, list[EventHandler]]:
         table[kind].append(handler)
     table[SLOT_REQUEST_CREATED].append(slot_request_created_handler())
     table[PASSWORD_LINK_EVENT].append(password_link_handler(lambda: get_settings().task_queue))
+    table[CONSENT_REQUESTED].append(consent_requested_handler())
+    table[CONTACT_OBJECTED].append(stop_after_objection)
     return dict(table)

@@ -44,6 +44,7 @@ async def test_new_inquiry_creates_the_prospect_who_gets_the_first_email(
 ) -> None:
     create = await auto.enable("inquiry_creates_contact")
     first_email = await auto.enable("first_email")
+    await factories.confirmed_advertising_consent(auto.sessions, "nina@example.com")  # advertising needs it
     inquiry = await received_inquiry(auto.sessions, email="nina@example.com", first_name="Nina", last_name="Neu")
 
     await auto.settle()
@@ -233,6 +234,7 @@ async def test_birthday_mail_once_per_year_and_29_february_on_the_28th(
         auto.sessions, email="schalt@example.com", last_name="Schalt", birthday=date(1988, 2, 29)
     )
     await factories.contact(auto.sessions, email="maerz@example.com", birthday=date(1990, 3, 1))
+    await factories.confirmed_advertising_consent(auto.sessions, "schalt@example.com")  # advertising needs it
 
     scan_ids: list[str] = []
 

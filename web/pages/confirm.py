@@ -25,13 +25,24 @@ from messaging.inquiry_mail import CONFIRM_PURPOSE
 from starter.services.context import Services
 from starter.temporal.inquiries import inquiry_handle
 from web.dependencies import ServicesDep
+from web.pages import confirm_legal
 from web.templating import templates
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import ConfirmationInput
 
 router = APIRouter(tags=["prospect pages"], include_in_schema=False)
 
-FORM_FIELDS = ("salutation", "first_name", "last_name", "street", "zip_code", "city", "phone", "newsletter")
+FORM_FIELDS = (
+    "salutation",
+    "first_name",
+    "last_name",
+    "street",
+    "zip_code",
+    "city",
+    "phone",
+    "newsletter",
+    "early_start",
+)
 LABELS = {
     "first_name": "Vorname",
     "last_name": "Nachname",
@@ -96,7 +107,9 @@ async def _form(
 ) -> HTMLResponse:
     async with services.sessions() as session:
         prop = await session.get(Property, inquiry.property_id) if inquiry.property_id else None
+        legal = await confirm_legal.legal_context(session, prop, inquiry.property_ref)
     context = {
+        "legal": legal,
         "values": values,
         "errors": errors,
         "labels": LABELS,
@@ -126,6 +139,7 @@ async def confirm(request: Request, token: str, services: ServicesDep) -> HTMLRe
     form = await request.form()
     values: dict[str, Any] = {name: str(form.get(name, "")) for name in FORM_FIELDS}
     values["newsletter"] = values["newsletter"] == "1"
+    values["early_start"] = values["early_start"] == "1"
     async with services.sessions.begin() as session:  # kept whatever happens next
         raw = RawPayload(
             channel="confirm-form",
@@ -139,23 +153,29 @@ async def confirm(request: Request, token: str, services: ServicesDep) -> HTMLRe
     except ValidationError as exc:
         errors = {str(error["loc"][0]): _german(error) for error in exc.errors()}
         return await _form(request, services, inquiry, values, errors, 422)
+    # Before the update: the workflow reads the early-start request when it decides about the exposé.
+    consent_ids = await confirm_legal.record_declarations(services, request, inquiry, values, raw.id)
     try:
         client = await services.temporal()
         await inquiry_handle(client, claims.workflow_id).execute_update(
             InquiryWorkflow.confirm, ConfirmationInput(nonce=claims.nonce, submission_id=raw.id)
         )
     except WorkflowUpdateFailedError as exc:
+        await confirm_legal.withdraw_declarations(services, consent_ids)
         cause = exc.cause
         kind = cause.type if isinstance(cause, ApplicationError) else None
         return problem_page(request, UPDATE_REJECTIONS.get(kind or "", "invalid"))
     except RPCError as exc:
+        await confirm_legal.withdraw_declarations(services, consent_ids)
         return problem_page(request, "expired" if exc.status == RPCStatusCode.NOT_FOUND else "unavailable")
     except RuntimeError:  # Temporal not reachable at all
+        await confirm_legal.withdraw_declarations(services, consent_ids)
         return problem_page(request, "unavailable")
     async with services.sessions() as session:
         prop = await session.get(Property, inquiry.property_id) if inquiry.property_id else None
     title = prop.title if prop else (inquiry.property_ref or "die Immobilie")
-    return templates.TemplateResponse(request, "confirm/done.html", {"property_title": title})
+    context = {"property_title": title, "newsletter": values["newsletter"]}
+    return templates.TemplateResponse(request, "confirm/done.html", context)
 
 
 def _german(error: Any) -> str:

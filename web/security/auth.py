@@ -38,8 +38,8 @@ SESSION_COOKIE = "immoflow_session"
 # The cookie holds the server-side session's token under this key (see web.security.sessions).
 SESSION_TOKEN_KEY = "sid"
 
-PUBLIC_PREFIXES = ("/confirm/", "/slots/", "/set-password/", "/static/", "/dev/")
-PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/favicon.ico"})
+PUBLIC_PREFIXES = ("/confirm/", "/slots/", "/set-password/", "/static/", "/dev/", "/unsubscribe/", "/consent/")
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/favicon.ico", "/impressum", "/datenschutz"})
 LOGIN_PATHS = frozenset({"/login", "/logout"})
 INTAKE_PATHS = frozenset({"/api/inquiries", "/api/inquiries/openimmo"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -1,0 +1,267 @@
+"""Use cases of the prospect's rights, for the web app, the CLI and the retention workflow's activities.
+
+Consent and objection write their rows and a domain event in one transaction; the dispatcher then starts
+the double opt-in mail's workflow (`consent.requested`) or stops the address's running follow-ups
+(`contact.objected`), so nothing is lost while Temporal is away. Export and erasure write the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from db.app_settings import load_section
+from db.base import utcnow
+from db.events import ConsentRequested, ContactObjected, record_event
+from db.legal_settings import SECTION, LegalSettings
+from db.models import (
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentStatus,
+    Contact,
+    Inquiry,
+    InquiryStatus,
+    Message,
+    Objection,
+    ObjectionScope,
+    PrivacyAudit,
+)
+from db.privacy_store import ErasureResult, erase_contact, export_contact
+from db.session import SessionFactory
+from messaging.mail_policy import email_hash
+
+log = logging.getLogger(__name__)
+
+CONSENT_REQUESTED = ConsentRequested.KIND
+CONTACT_OBJECTED = ContactObjected.KIND
+ERASURE_REASON = "DSGVO Art. 17: Daten des Kontakts gelöscht"
+RUNNING_INQUIRY = (InquiryStatus.RECEIVED, InquiryStatus.PROCESSING, InquiryStatus.WAITING_FOR_CONFIRMATION)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a declaration came from: the proof a consent or objection record keeps."""
+
+    ip: str | None
+    user_agent: str | None
+    page: str | None
+
+
+async def legal_settings(session: AsyncSession) -> LegalSettings:
+    return await load_section(session, SECTION, LegalSettings)
+
+
+def _clip(value: str | None, length: int) -> str | None:
+    return value[:length] if value else value
+
+
+async def record_consent(
+    session: AsyncSession,
+    *,
+    purpose: ConsentPurpose,
+    email: str,
+    text: str,
+    version: str,
+    origin: Origin,
+    inquiry_id: int | None = None,
+    contact_id: int | None = None,
+    raw_payload_id: int | None = None,
+) -> ConsentRecord:
+    """Store a declaration with its proof. Advertising consent starts pending: the double opt-in mail follows."""
+    advertising = purpose == ConsentPurpose.ADVERTISING
+    record = ConsentRecord(
+        purpose=purpose,
+        status=ConsentStatus.PENDING if advertising else ConsentStatus.GIVEN,
+        email=email.lower(),
+        email_hash=email_hash(email),
+        contact_id=contact_id,
+        inquiry_id=inquiry_id,
+        raw_payload_id=raw_payload_id,
+        text=text,
+        text_version=version,
+        page=_clip(origin.page, 300),
+        ip=_clip(origin.ip, 64),
+        user_agent=_clip(origin.user_agent, 400),
+        given_at=utcnow(),
+        confirm_token=secrets.token_urlsafe(24) if advertising else None,
+        legal_hold=purpose != ConsentPurpose.ADVERTISING,  # proof of the Widerruf steps is owed for the contract
+    )
+    session.add(record)
+    await session.flush()
+    if advertising:
+        record_event(session, ConsentRequested(consent_id=record.id))
+    return record
+
+
+async def confirm_consent(session: AsyncSession, token: str, origin: Origin) -> ConsentRecord | None:
+    """The double opt-in click. Idempotent: a second click finds it confirmed. None: no such link."""
+    record = await session.scalar(select(ConsentRecord).where(ConsentRecord.confirm_token == token))
+    if record is None:
+        return None
+    if record.status == ConsentStatus.PENDING:
+        record.status = ConsentStatus.CONFIRMED
+        record.confirmed_at = utcnow()
+        record.confirm_ip = _clip(origin.ip, 64)
+        record.confirm_user_agent = _clip(origin.user_agent, 400)
+        if record.contact_id is None and record.email:
+            contact = await session.scalar(select(Contact).where(Contact.email == record.email))
+            record.contact_id = contact.id if contact else None
+        if record.contact_id is not None:
+            contact = await session.get(Contact, record.contact_id)
+            if contact is not None:
+                contact.newsletter = True
+    return record
+
+
+async def message_for_token(session: AsyncSession, token: str) -> Message | None:
+    return await session.scalar(select(Message).where(Message.unsubscribe_token == token))
+
+
+async def record_objection(
+    session: AsyncSession,
+    *,
+    email: str,
+    scope: ObjectionScope,
+    source: str,
+    origin: Origin,
+    message: Message | None = None,
+    contact_id: int | None = None,
+    raw_payload_id: int | None = None,
+    user_id: int | None = None,
+) -> Objection:
+    """Record the objection, withdraw advertising consents, and hand the running follow-ups to the dispatcher."""
+    digest = email_hash(email)
+    if contact_id is None:
+        contact_id = message.contact_id if message is not None else None
+    if contact_id is None:
+        contact_id = await session.scalar(select(Contact.id).where(Contact.email == email.lower()))
+    objection = Objection(
+        email_hash=digest,
+        scope=scope,
+        source=source,
+        contact_id=contact_id,
+        message_id=message.id if message else None,
+        raw_payload_id=raw_payload_id,
+        ip=_clip(origin.ip, 64),
+        user_agent=_clip(origin.user_agent, 400),
+        at=utcnow(),
+    )
+    session.add(objection)
+    now = utcnow()
+    for consent in await session.scalars(
+        select(ConsentRecord).where(
+            ConsentRecord.email_hash == digest,
+            ConsentRecord.purpose == ConsentPurpose.ADVERTISING,
+            ConsentRecord.status.in_([ConsentStatus.PENDING, ConsentStatus.CONFIRMED]),
+        )
+    ):
+        consent.status = ConsentStatus.WITHDRAWN
+        consent.withdrawn_at = now
+        consent.withdrawn_reason = "Widerspruch"
+    if contact_id is not None:
+        objector = await session.get(Contact, contact_id)
+        if objector is not None:
+            objector.newsletter = False
+    await session.flush()
+    # Reminders about the person's own inquiry are transactional: only an objection to everything stops them.
+    running = (
+        list(
+            await session.scalars(
+                select(Inquiry.workflow_id).where(Inquiry.email == email.lower(), Inquiry.status.in_(RUNNING_INQUIRY))
+            )
+        )
+        if scope == ObjectionScope.ALL
+        else []
+    )
+    session.add(
+        PrivacyAudit(action="objection", contact_id=contact_id, user_id=user_id, at=now, detail={"scope": scope})
+    )
+    record_event(session, ContactObjected(objection_id=objection.id, scope=str(scope), inquiry_workflow_ids=running))
+    return objection
+
+
+def objection_reason(scope: str) -> str:
+    what = "alle E-Mails" if scope == ObjectionScope.ALL else "Werbung"
+    return f"Widerspruch des Interessenten gegen {what}"
+
+
+async def stop_inquiries(client: Client, workflow_ids: list[str], reason: str) -> None:
+    """Cancel each running inquiry with the reason; one that ended meanwhile is fine."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from starter.temporal.inquiries import inquiry_handle
+    from workflows.inquiry import InquiryWorkflow
+    from workflows.inquiry_models import CancelInput
+
+    for workflow_id in workflow_ids:
+        try:
+            await inquiry_handle(client, workflow_id).execute_update(InquiryWorkflow.cancel, CancelInput(reason=reason))
+        except WorkflowUpdateFailedError as exc:  # already finished: nothing left to stop
+            log.info("inquiry %s not cancelled: %s", workflow_id, exc.cause)
+        except RPCError as exc:
+            if "not found" not in str(exc).lower() and "completed" not in str(exc).lower():
+                raise
+
+
+async def export_data(
+    sessions: SessionFactory, contact_id: int, *, user_id: int | None, form: str
+) -> dict[str, Any] | None:
+    async with sessions.begin() as session:
+        data = await export_contact(session, contact_id)
+        if data is not None:
+            session.add(
+                PrivacyAudit(
+                    action="export", contact_id=contact_id, user_id=user_id, at=utcnow(), detail={"format": form}
+                )
+            )
+    return data
+
+
+async def erase(
+    sessions: SessionFactory, client: Client | None, contact_id: int, *, user_id: int | None, data_dir: Any, origin: str
+) -> ErasureResult | None:
+    """Anonymise the contact in the database, then end its running workflows (IDs only reach Temporal)."""
+    async with sessions.begin() as session:
+        result = await erase_contact(session, contact_id, data_dir)
+        if result is None:
+            return None
+        session.add(
+            PrivacyAudit(
+                action="erase",
+                contact_id=contact_id,
+                user_id=user_id,
+                at=utcnow(),
+                detail={
+                    "origin": origin,
+                    "workflows": result.workflow_ids,
+                    "files_deleted": result.files_deleted,
+                    "rows_swept": result.rows_swept,
+                    "kept_for_legal_duty": result.kept_for_legal_duty,
+                },
+            )
+        )
+    if client is not None:
+        await end_workflows(client, result.workflow_ids)
+    return result
+
+
+async def end_workflows(client: Client, workflow_ids: list[str]) -> None:
+    for workflow_id in workflow_ids:
+        try:
+            await client.get_workflow_handle(workflow_id).terminate(reason=ERASURE_REASON)
+        except RPCError as exc:  # ended on its own meanwhile
+            log.info("workflow %s not terminated: %s", workflow_id, exc)
+
+
+async def audit_log(session: AsyncSession, contact_id: int) -> list[PrivacyAudit]:
+    rows = await session.scalars(
+        select(PrivacyAudit).where(PrivacyAudit.contact_id == contact_id).order_by(PrivacyAudit.id)
+    )
+    return list(rows)
