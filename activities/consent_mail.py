@@ -12,9 +12,9 @@ from temporalio.exceptions import ApplicationError
 from db.app_settings import load_section
 from db.legal_settings import SECTION, LegalSettings
 from db.models import ConsentRecord, ConsentStatus, MessageTemplate
-from db.outbox import NewMessage, enqueue_message
 from db.session import SessionFactory
 from messaging.default_templates import DefaultTemplate
+from messaging.outbox import NewMessage, enqueue_message
 from messaging.templating import TemplateRenderError, render_mail
 from settings import Settings
 

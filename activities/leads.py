@@ -14,11 +14,11 @@ from temporalio.exceptions import ApplicationError
 
 from db.lead_store import hold_until
 from db.models import Lead, SalesPhase, SalesProcess, User
-from db.outbox import NewMessage, enqueue_message
 from db.session import SessionFactory
 from domain import lead_schedule as schedule
 from domain.links import lead_link
 from messaging.default_templates import LEAD_REMINDER
+from messaging.outbox import NewMessage, enqueue_message
 from messaging.template_store import MissingTemplateError, render_template
 from messaging.templating import TemplateRenderError, render_mail
 from settings import Settings

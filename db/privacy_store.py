@@ -45,7 +45,7 @@ from db.models import (
     SlotRequest,
     Task,
 )
-from messaging.mail_policy import email_hash
+from domain.addresses import email_hash
 
 ERASED = "[gelöscht]"
 # Tables a person's data can be copied into; users and properties belong to the office, not the prospect.

@@ -18,13 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from db.app_settings import load_section
+from db.legal_settings import SECTION, LegalSettings
 from db.models import Contact, Inquiry, MessageTemplate, Property, User
-from db.outbox import NewMessage, enqueue_message, header_safe
 from db.session import SessionFactory
 from db.slot_store import time_slot_link, uses_time_slot_link
 from domain.links import LinkSigner
 from messaging import default_templates
+from messaging.outbox import NewMessage, enqueue_message, header_safe
 from messaging.templating import TemplateRenderError, render_mail
+from messaging.widerruf import material_pdf, render_material, widerruf_applies, write_pdf
 from settings import Settings
 from workflows.inquiry_models import MailRequest
 
@@ -126,10 +129,6 @@ class InquiryMailComposer:
         self, session: AsyncSession, new: NewMessage, inquiry: Inquiry, prop: Property | None
     ) -> None:
         """A broker's exposé carries the Widerrufsbelehrung and the model form, in the text and as a PDF."""
-        from activities.widerruf import material_pdf, render_material, widerruf_applies, write_pdf
-        from db.app_settings import load_section
-        from db.legal_settings import SECTION, LegalSettings
-
         legal = await load_section(session, SECTION, LegalSettings)
         if not widerruf_applies(prop, legal):
             return

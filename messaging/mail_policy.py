@@ -8,7 +8,6 @@ address that objected; the row then says `suppressed` and why.
 
 from __future__ import annotations
 
-import hashlib
 import html
 from enum import StrEnum
 
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.legal_settings import OfficeIdentity
 from db.models import ConsentPurpose, ConsentRecord, ConsentStatus, Message, Objection, ObjectionScope
+from domain.addresses import address_of, email_hash
 
 
 class MailClass(StrEnum):
@@ -48,17 +48,6 @@ def mail_class_for(template_key: str | None, *, to_contact: bool, to_user: bool)
     if template_key and template_key.startswith("inquiry.followup."):
         return MailClass.TRANSACTIONAL
     return MailClass.ADVERTISING if to_contact else None
-
-
-def email_hash(address: str) -> str:
-    """What the suppression list keeps of an address: it must outlive the address's erasure."""
-    return hashlib.sha256(b"immoflow-suppression:" + address.strip().lower().encode()).hexdigest()
-
-
-def address_of(recipient: str) -> str:
-    from email.utils import parseaddr
-
-    return parseaddr(recipient)[1].lower()
 
 
 async def suppression_reason(session: AsyncSession, message: Message) -> str | None:

@@ -20,13 +20,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db.models import Appointment, Contact, MessageTemplate, Property, SlotProposal, SlotRequest, User
-from db.outbox import NewMessage, enqueue_message
 from db.session import SessionFactory
 from db.slot_store import slot_link
 from domain.slot_routing import Delivery, Target
 from messaging import default_templates
 from messaging.ics import CalendarEvent, calendar
 from messaging.inquiry_mail import key_facts, mailbox_name, salutation_line
+from messaging.outbox import NewMessage, enqueue_message
 from messaging.sms import sms_text
 from messaging.templating import TemplateRenderError, render_mail
 from settings import Settings

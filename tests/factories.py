@@ -95,7 +95,7 @@ async def inquiry(
 async def confirmed_advertising_consent(sessions: SessionFactory, email: str) -> None:
     """A double opt-in the address completed: advertising mails (first email, birthday) may go out."""
     from db.models import ConsentRecord
-    from messaging.mail_policy import email_hash
+    from domain.addresses import email_hash
 
     async with sessions.begin() as session:
         now = datetime.now(UTC)

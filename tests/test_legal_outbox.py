@@ -11,8 +11,8 @@ from activities.messages import MessageActivities, SmtpTransport
 from db.app_settings import save_section
 from db.legal_settings import SECTION, LegalSettings, OfficeIdentity
 from db.models import ConsentPurpose, DomainEvent, Message, MessageStatus, Objection
-from db.outbox import NewMessage, enqueue_message
 from db.session import SessionFactory
+from messaging.outbox import NewMessage, enqueue_message
 from settings import Settings
 from starter.dev.smtp_sink import SmtpSink
 from starter.services.privacy import CONTACT_OBJECTED, Origin, confirm_consent, record_consent

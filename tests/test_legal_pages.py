@@ -114,9 +114,9 @@ async def test_a_legal_duty_to_keep_holds_the_erasure_until_forced(
 async def test_the_widerruf_setting_per_property_overrides_the_office(
     sessions: SessionFactory, settings: Settings
 ) -> None:
-    from activities.widerruf import widerruf_applies
     from db.legal_settings import LegalSettings
     from db.models import Property
+    from messaging.widerruf import widerruf_applies
 
     office = await factories.office(sessions)
     prop_id = office["active"].id

@@ -17,8 +17,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.messages import DeliveryResult, MessageActivities, SmtpTransport
 from db.base import utcnow
 from db.models import Message, MessageStatus
-from db.outbox import NewMessage, enqueue_message
 from db.session import SessionFactory
+from messaging.outbox import NewMessage, enqueue_message
 from settings import Settings
 from starter.dev.smtp_sink import SmtpSink, free_port
 

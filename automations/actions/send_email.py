@@ -10,8 +10,8 @@ from sqlalchemy import select
 from automations.actions import Action, ActionContext, ActionError, FormField
 from automations.actions._support import PERSON_LABELS, Person
 from db.models import MessageTemplate
-from db.outbox import NewMessage, enqueue_message, header_safe
 from messaging import default_templates
+from messaging.outbox import NewMessage, enqueue_message, header_safe
 from messaging.templating import TemplateRenderError, render_mail
 from workflows.automation_models import ActionOutcome
 

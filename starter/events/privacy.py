@@ -11,7 +11,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from db.models import DomainEvent
 from settings import get_settings
 from starter.events.dispatcher import EventHandler
-from starter.services.privacy import CONSENT_REQUESTED, CONTACT_OBJECTED, objection_reason, stop_inquiries
+from starter.services.privacy import objection_reason, stop_inquiries
 from workflows.consent import ConsentInput, ConsentMailWorkflow, consent_workflow_id
 from workflows.shared import IMMOFLOW_KIND
 

@@ -35,7 +35,7 @@ from db.models import (
 )
 from db.privacy_store import ErasureResult, erase_contact, export_contact
 from db.session import SessionFactory
-from messaging.mail_policy import email_hash
+from domain.addresses import email_hash
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.events import PasswordLinkIssued, record_event
 from db.models import Message, User, UserRole
-from db.outbox import NewMessage, enqueue_message
 from domain.links import LinkError as LinkError  # re-exported: pages catch it without reaching into activities
 from domain.links import LinkSigner
 from domain.passwords import hash_password
+from messaging.outbox import NewMessage, enqueue_message
 from settings import Settings
 
 # Long enough for an invitation read after a weekend, short enough that an old mail is no standing key.

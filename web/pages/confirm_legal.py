@@ -12,8 +12,8 @@ from fastapi import Request
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.widerruf import render_material, widerruf_applies
 from db.models import ConsentPurpose, ConsentRecord, Inquiry, Property
+from messaging.widerruf import render_material, widerruf_applies
 from starter.services.context import Services
 from starter.services.privacy import Origin, legal_settings, record_consent
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from db.models import ObjectionScope, RawPayload
-from messaging.mail_policy import address_of
+from domain.addresses import address_of
 from starter.services.context import Services
 from starter.services.privacy import Origin, confirm_consent, legal_settings, message_for_token, record_objection
 from web.dependencies import ServicesDep

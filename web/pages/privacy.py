@@ -20,7 +20,7 @@ from sqlalchemy import select
 from db.app_settings import save_section
 from db.legal_settings import SECTION, LegalSettings
 from db.models import ConsentPurpose, ConsentRecord, Contact, Objection, ObjectionScope, Property
-from messaging.mail_policy import email_hash
+from domain.addresses import email_hash
 from starter.services.context import Services
 from starter.services.privacy import (
     Origin,

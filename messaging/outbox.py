@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.app_settings import load_section
+from db.legal_settings import SECTION, LegalSettings
 from db.models import Message
-
-if TYPE_CHECKING:
-    from settings import Settings
+from messaging.mail_policy import footer_html, footer_text, mail_class_for
+from settings import Settings, get_settings
 
 UNSUBSCRIBE_PATH = "/unsubscribe/"
 
@@ -49,11 +50,6 @@ def unsubscribe_url(settings: Settings, token: str) -> str:
 
 async def _with_legal_footer(session: AsyncSession, new: NewMessage, settings: Settings | None) -> dict[str, Any]:
     """A mail to a prospect gets its class, the office's footer and its own one-click objection token."""
-    from db.app_settings import load_section
-    from db.legal_settings import SECTION, LegalSettings
-    from messaging.mail_policy import footer_html, footer_text, mail_class_for
-    from settings import get_settings
-
     values = new.model_dump()
     if new.channel != "email":
         return values
