@@ -38,6 +38,25 @@ class Settings(BaseSettings):
         description="Temporal UI as browsers see it: dashboard links, codec-server CORS origin.",
     )
     temporal_ui_port: int = Field(8233, description="UI port of the dev server started by `immoflow dev`.")
+    deployment_name: str = Field(
+        "immoflow",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Temporal worker deployment the worker joins (Worker Versioning); no dots.",
+    )
+    build_id: str | None = Field(
+        None,
+        max_length=200,
+        description="Build ID of this worker in the deployment; unset: package version + git revision.",
+    )
+    git_revision: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{7,40}$",
+        description="Git revision of the code (the image's build argument); unset: asked of git in a checkout.",
+    )
+    deployment_promote: Literal["never", "first", "always"] = Field(
+        "first",
+        description="Worker makes its build current at start: never, first (deployment has none yet), always.",
+    )
 
     smtp_host: str | None = Field(None, description="SMTP server; unset in dev starts the built-in sink.")
     smtp_port: int = Field(1025, description="SMTP port.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -46,7 +46,8 @@ def _describe(err: ActivityError) -> tuple[str, str]:
     return str(cause or err), f"{type(cause or err).__name__}: {cause or err}"
 
 
-@workflow.defn
+# Pinned: a run lasts seconds; finishing on the code that started it keeps each action's step record consistent.
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class AutomationRunWorkflow:
     def __init__(self) -> None:
         self._run_id = 0

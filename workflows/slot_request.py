@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -61,7 +61,8 @@ class SlotRejectedError(ApplicationError):
         super().__init__(message, type=kind, non_retryable=True)
 
 
-@workflow.defn
+# Pinned: a request waits days for one answer; it ends on the code that sent the invitation.
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class TimeSlotRequestWorkflow:
     def __init__(self) -> None:
         self._request_id = 0
