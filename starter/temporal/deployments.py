@@ -20,10 +20,9 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 
 from temporalio.api.deployment.v1 import WorkerDeploymentVersion as VersionProto
-from temporalio.api.enums.v1 import VersionDrainageStatus, WorkerDeploymentVersionStatus
+from temporalio.api.enums.v1 import WorkerDeploymentVersionStatus
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkerDeploymentRequest,
-    DescribeWorkerDeploymentVersionRequest,
     SetWorkerDeploymentCurrentVersionRequest,
     SetWorkerDeploymentRampingVersionRequest,
 )
@@ -155,22 +154,6 @@ async def describe(client: Client, name: str) -> DeploymentStatus | None:
         ramping_percentage=routing.ramping_version_percentage if ramping else 0.0,
         versions=tuple(sorted(versions, key=lambda v: v.created)),
     )
-
-
-async def drainage(client: Client, name: str, build: str) -> str | None:
-    """`draining` while workflows pinned to BUILD still run, `drained` once none do (checked every few minutes)."""
-    response = await client.workflow_service.describe_worker_deployment_version(
-        DescribeWorkerDeploymentVersionRequest(
-            namespace=client.namespace, deployment_version=VersionProto(deployment_name=name, build_id=build)
-        )
-    )
-    info = response.worker_deployment_version_info
-    if not info.HasField("drainage_info"):
-        return None
-    return {
-        VersionDrainageStatus.VERSION_DRAINAGE_STATUS_DRAINING: "draining",
-        VersionDrainageStatus.VERSION_DRAINAGE_STATUS_DRAINED: "drained",
-    }.get(info.drainage_info.status)
 
 
 # --- switching ----------------------------------------------------------------------------------------------

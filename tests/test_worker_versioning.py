@@ -1,0 +1,209 @@
+"""A deploy with Worker Versioning on the dev server, with the real activities, database and SMTP peer.
+
+v1 runs inquiries and a lead; v2 (tests/versioned_workflows.py: changed commands) joins the deployment and is
+made current. New inquiries run on v2, the running one finishes on v1 (pinned: v2's code could not even replay
+it), the lead moves to v2 at its next task (auto-upgrade) and its history, written by both, replays on v2.
+Promoting v1 again is the rollback: the next inquiry runs on v1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer, Worker, WorkerDeploymentConfig
+from temporalio.workflow import NondeterminismError
+
+from db.session import SessionFactory
+from settings import Settings, venv_binary
+from starter.events.dispatcher import Dispatcher
+from starter.events.leads import LeadEventHandlers
+from starter.temporal.deployments import describe, promote, promote_at_start
+from starter.temporal.setup import register_search_attributes
+from tests import factories
+from tests.inquiry_harness import InquiryHarness
+from tests.lead_harness import PROCESS, api_client, leads_app, wait_status
+from tests.versioned_workflows import CODE, InquiryWorkflowV2, LeadWorkflowV2
+from worker import WORKFLOWS, build_activities
+from workflows.inquiry import InquiryWorkflow
+from workflows.inquiry_models import InquiryState
+from workflows.lead import LeadWorkflow
+from workflows.lead_models import lead_workflow_id
+
+DEPLOYMENT = "immoflow-deploy-test"
+V1, V2 = "1.0.0+aaaaaaa", "1.1.0+bbbbbbb"
+V2_WORKFLOWS = [InquiryWorkflowV2, LeadWorkflowV2, *(w for w in WORKFLOWS if w not in (InquiryWorkflow, LeadWorkflow))]
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """Routing between versions is under test here, not the database: SQLite only."""
+    return sqlite_url
+
+
+@pytest.fixture
+async def dev_server() -> AsyncIterator[Client]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"),
+        ui=False,
+        dev_server_log_level="error",
+        data_converter=pydantic_data_converter,
+    )
+    await register_search_attributes(env.client)
+    try:
+        yield env.client
+    finally:
+        await env.shutdown()
+
+
+def version(build: str) -> WorkerDeploymentConfig:
+    return WorkerDeploymentConfig(version=WorkerDeploymentVersion(DEPLOYMENT, build), use_worker_versioning=True)
+
+
+def worker(client: Client, task_queue: str, workflows: Sequence[type], activities: Any, build: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows),
+        activities=activities,
+        deployment_config=version(build),
+    )
+
+
+async def versioning(handle: WorkflowHandle[Any, Any]) -> tuple[str, str]:
+    """(build ID, behaviour) the server routes the workflow by, after its first task."""
+    info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
+    return info.deployment_version.build_id, BEHAVIOUR.get(VersioningBehavior(info.behavior), "unspecified")
+
+
+BEHAVIOUR = {VersioningBehavior.PINNED: "pinned", VersioningBehavior.AUTO_UPGRADE: "auto_upgrade"}
+
+
+def task_builds(history: WorkflowHistory) -> list[str]:
+    """The build of the worker that completed each workflow task, in order."""
+    return [
+        event.workflow_task_completed_event_attributes.deployment_version.build_id
+        for event in history.events
+        if event.HasField("workflow_task_completed_event_attributes")
+    ]
+
+
+async def memo_code(handle: WorkflowHandle[Any, Any]) -> str | None:
+    value = await (await handle.describe()).memo_value(CODE, default=None)
+    return None if value is None else str(value)
+
+
+async def until(predicate: Any, within: float = 20.0) -> None:
+    async with asyncio.timeout(within):
+        while not await predicate():  # noqa: ASYNC110 (state of the server, no event of ours)
+            await asyncio.sleep(0.1)
+
+
+async def test_v2_takes_new_inquiries_v1_finishes_its_own_and_the_lead_moves(
+    dev_server: Client, task_queue: str, sessions: SessionFactory, settings: Settings, engine: AsyncEngine
+) -> None:
+    client = dev_server
+    office = await factories.office(sessions)
+    contact = await factories.contact(sessions, email="kauf@example.com")
+    inquiries = InquiryHarness(client, sessions, settings, task_queue)
+    await inquiries.configure(followup_interval="PT10M", followup_attempts=1, final_notice="none")
+    activities = build_activities(settings, sessions)
+    dispatcher = Dispatcher(sessions, client, {k: [h] for k, h in LeadEventHandlers(task_queue).routes().items()})
+    api = api_client(leads_app(settings, engine, sessions))
+
+    async with api, worker(client, task_queue, WORKFLOWS, activities, V1):
+        # A new install: the first build to poll becomes current (IMMOFLOW_DEPLOYMENT_PROMOTE=first).
+        assert await promote_at_start(client, WorkerDeploymentVersion(DEPLOYMENT, V1), "first")
+        first = await factories.inquiry(sessions, email="erste@example.com")
+        running = await inquiries.start(first)
+        await inquiries.wait_for_state(running, InquiryState.WAITING_FOR_CONFIRMATION)
+        lead = await create_lead(api, office["agent"].id, contact.id)
+        assert await dispatcher.run_once() == 2  # sales_process.changed, lead.created
+        lead_handle = client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead["id"]))
+        await wait_status(lead_handle, lambda s: s.phase_id is not None)
+        assert await versioning(running) == (V1, "pinned")
+        assert await versioning(lead_handle) == (V1, "auto_upgrade")
+
+        async with worker(client, task_queue, V2_WORKFLOWS, activities, V2):
+            # A restarted or added build never takes over by itself once a version is current.
+            assert not await promote_at_start(client, WorkerDeploymentVersion(DEPLOYMENT, V2), "first")
+            assert (await describe(client, DEPLOYMENT)).current_build_id == V1  # type: ignore[union-attr]
+            assert await promote(client, DEPLOYMENT, V2, identity="test") == V1
+            status = await describe(client, DEPLOYMENT)
+            assert status is not None and status.current_build_id == V2
+            old = status.version(V1)
+            assert old is not None and old.status == "draining"  # the inquiry pinned to it still runs
+
+            # New inquiries run on v2.
+            new = await inquiries.start(await factories.inquiry(sessions, email="zweite@example.com"))
+            await inquiries.wait_for_state(new, InquiryState.WAITING_FOR_CONFIRMATION)
+            assert await versioning(new) == (V2, "pinned")
+            assert await memo_code(new) == "v2"
+
+            # The running one finishes on v1: the prospect confirms, the update and the rest run there.
+            [confirmation] = await inquiries.messages(first.id)
+            await inquiries.confirm(running, inquiries.nonce_from(confirmation))
+            assert (await running.result()).state == InquiryState.COMPLETED
+            history = await running.fetch_history()
+            assert set(task_builds(history)) == {V1}
+            assert await memo_code(running) is None
+            await Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter).replay_workflow(history)
+            with pytest.raises((NondeterminismError, ApplicationError, RuntimeError)):  # what pinning spared it
+                await Replayer(workflows=V2_WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+
+            # The lead moves to v2 at its next task (a phase change), and takes v2's patched branch there.
+            second_phase = lead["process_phases"][1]
+            await post(api, f"/api/leads/{lead['id']}/phase", {"phase_id": second_phase})
+            assert await dispatcher.run_once() == 2  # contact.created (the confirmation), lead.phase_changed
+            await wait_status(lead_handle, lambda s: s.phase_id == second_phase)
+            await until(lambda: _is(memo_code(lead_handle), "v2"))
+            assert await versioning(lead_handle) == (V2, "auto_upgrade")
+            lead_history = await lead_handle.fetch_history()
+            builds = task_builds(lead_history)
+            assert builds[0] == V1 and builds[-1] == V2, builds
+            # Its recorded history, half v1 and half v2, replays on the code now current.
+            await Replayer(workflows=V2_WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(lead_history)
+
+            # Rollback is one switch back, as long as v1's workers run: the next inquiry starts on v1.
+            assert await promote(client, DEPLOYMENT, V1, identity="test") == V2
+            rolled_back = await inquiries.start(await factories.inquiry(sessions, email="dritte@example.com"))
+            await inquiries.wait_for_state(rolled_back, InquiryState.WAITING_FOR_CONFIRMATION)
+            assert await versioning(rolled_back) == (V1, "pinned")
+            assert await memo_code(rolled_back) is None
+            # v2's inquiry still runs on v2: pinned both ways.
+            assert await versioning(new) == (V2, "pinned")
+            for handle in (new, rolled_back, lead_handle):
+                await handle.terminate("test finished")
+            assert (await new.describe()).status == WorkflowExecutionStatus.TERMINATED
+
+
+async def _is(value: Any, expected: str) -> bool:
+    return bool(await value == expected)
+
+
+async def post(api: httpx.AsyncClient, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    response = await api.post(path, json=payload)
+    assert response.status_code in (200, 201), response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def create_lead(api: httpx.AsyncClient, taker_id: int, contact_id: int) -> dict[str, Any]:
+    process = await post(api, "/api/sales-processes", PROCESS)
+    payload = {
+        "title": "Familie Kauf",
+        "contact_id": contact_id,
+        "process_id": process["id"],
+        "taker_user_id": taker_id,
+    }
+    lead = await post(api, "/api/leads", payload)
+    return {**lead, "process_phases": [phase["id"] for phase in process["phases"]]}
