@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         None, description="host:port of the worker's Temporal SDK Prometheus endpoint, e.g. 0.0.0.0:9464."
     )
 
+    @field_validator("build_id", "git_revision", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose and the Dockerfile pass an unset build argument as an empty string.
+        return None if value == "" else value
+
     @field_validator("public_base_url", "temporal_ui_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:

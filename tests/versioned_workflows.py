@@ -2,8 +2,8 @@
 
 - InquiryWorkflow v2 writes a memo before anything else: a change no v1 history replays (pinned workflows
   need no `patched` branch, because v1 inquiries keep running on v1 workers).
-- LeadWorkflow v2 writes the memo at a CRM signal, behind `workflow.patched`: leads auto-upgrade, so v2 replays histories v1
-  wrote, and only the new branch may differ.
+- LeadWorkflow v2 writes the memo at a CRM signal, behind `workflow.patched`: leads auto-upgrade, so v2
+  replays histories v1 wrote, and only the new branch may differ.
 """
 
 from __future__ import annotations
