@@ -22,7 +22,15 @@ from typing import IO
 
 from settings import Settings, SettingsError, get_settings
 from starter.devstack.children import Child, PidFile, reap_leftovers, spawn, stop_group
-from starter.devstack.config import LOCAL, DevOptions, answers, child_environment, port_free, temporal_command
+from starter.devstack.config import (
+    DEV_BUILD_ID,
+    LOCAL,
+    DevOptions,
+    answers,
+    child_environment,
+    port_free,
+    temporal_command,
+)
 from starter.devstack.smtp_sink import SmtpSink
 
 TEMPORAL_READY_TIMEOUT = 60.0
@@ -186,6 +194,8 @@ class DevStack:
             f"  web app        {web}/",
             f"  health         {web}/healthz",
             f"  Temporal UI    http://localhost:{o.ui_port}/",
+            f"  workers        deployment {self.base.deployment_name}, build {self.base.build_id or DEV_BUILD_ID}"
+            "   (immoflow deploy status)",
         ]
         if self.sink is not None:
             lines.append(f"  caught mail    {web}/dev/mail   (SMTP sink on {LOCAL}:{self.sink.port})")
