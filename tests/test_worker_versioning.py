@@ -9,7 +9,9 @@ Promoting v1 again is the rollback: the next inquiry runs on v1.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from typing import Any
 
 import httpx
@@ -21,19 +23,22 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker, WorkerDeploymentConfig
-from temporalio.workflow import NondeterminismError
+from temporalio.workflow import NondeterminismError, _Definition
+from typer.testing import CliRunner, Result
 
+import starter.cli
 from db.session import SessionFactory
-from settings import Settings, venv_binary
+from settings import Settings, get_settings, venv_binary
 from starter.events.dispatcher import Dispatcher
 from starter.events.leads import LeadEventHandlers
-from starter.temporal.deployments import describe, promote, promote_at_start
+from starter.temporal.deployments import describe, promote, promote_at_start, wait_registered
 from starter.temporal.setup import register_search_attributes
 from tests import factories
 from tests.inquiry_harness import InquiryHarness
 from tests.lead_harness import PROCESS, api_client, leads_app, wait_status
 from tests.versioned_workflows import CODE, InquiryWorkflowV2, LeadWorkflowV2
 from worker import WORKFLOWS, build_activities
+from workflows.birthday_scan import BirthdayScanWorkflow
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import InquiryState
 from workflows.lead import LeadWorkflow
@@ -207,3 +212,57 @@ async def create_lead(api: httpx.AsyncClient, taker_id: int, contact_id: int) ->
     }
     lead = await post(api, "/api/leads", payload)
     return {**lead, "process_phases": [phase["id"] for phase in process["phases"]]}
+
+
+# --- declarations and the command line --------------------------------------------------------------------
+
+
+def test_every_workflow_type_declares_its_versioning_behaviour() -> None:
+    declared = {defn.name: defn.versioning_behavior for defn in map(_Definition.must_from_class, WORKFLOWS)}
+    assert declared == {
+        "InquiryWorkflow": VersioningBehavior.PINNED,
+        "TimeSlotRequestWorkflow": VersioningBehavior.PINNED,
+        "AutomationRunWorkflow": VersioningBehavior.PINNED,
+        "BirthdayScanWorkflow": VersioningBehavior.PINNED,
+        "LeadWorkflow": VersioningBehavior.AUTO_UPGRADE,
+    }
+
+
+def immoflow(*argv: str, address: str) -> Result:
+    """`immoflow ARGV` in a thread of its own (the command runs its own event loop), settings from ENV."""
+    get_settings.cache_clear()
+    env = {"IMMOFLOW_TEMPORAL_ADDRESS": address, "IMMOFLOW_DEPLOYMENT_NAME": DEPLOYMENT}
+    try:
+        return CliRunner().invoke(starter.cli.app, list(argv), env=env)
+    finally:
+        get_settings.cache_clear()
+
+
+async def test_deploy_commands_show_ramp_and_switch_the_current_build(dev_server: Client, task_queue: str) -> None:
+    starter.cli._register_groups()
+    address = dev_server.service_client.config.target_host
+    run = partial(asyncio.to_thread, immoflow, address=address)
+    assert "no worker has polled yet" in (await run("deploy", "status")).output
+    async with (
+        worker(dev_server, task_queue, [BirthdayScanWorkflow], [], V1),
+        worker(dev_server, task_queue, [BirthdayScanWorkflow], [], V2),
+    ):
+        for build in (V1, V2):
+            await wait_registered(dev_server, WorkerDeploymentVersion(DEPLOYMENT, build), within=30)
+        status = await run("deploy", "status")
+        assert status.exit_code == 0 and "current: unversioned workers" in status.output, status.output
+
+        promoted = await run("deploy", "promote", V1)
+        assert promoted.exit_code == 0, promoted.output
+        assert f"current is {V1} (was unversioned workers)" in promoted.output
+        ramped = await run("deploy", "ramp", V2, "25")
+        assert ramped.exit_code == 0 and "25 % of new workflows" in ramped.output, ramped.output
+        status = await run("deploy", "status")
+        assert f"current: {V1}" in status.output and f"ramping: {V2} (25 %" in status.output, status.output
+        assert re.search(rf"^{re.escape(V1)}\s+current\s", status.output, re.M), status.output
+
+        assert (await run("deploy", "promote", V2)).exit_code == 0
+        refused = await run("deploy", "promote", "9.9.9+nobody")
+        assert refused.exit_code == 1 and "cannot make 9.9.9+nobody current" in refused.output, refused.output
+        described = await describe(dev_server, DEPLOYMENT)
+        assert described is not None and described.current_build_id == V2 and described.ramping_build_id is None
