@@ -2,6 +2,8 @@
 
 `python worker.py` or `immoflow worker`. SIGTERM/SIGINT drain gracefully: running activities get
 `graceful_shutdown_timeout` to finish, then the process exits; Temporal hands open work to other workers.
+The worker joins the worker deployment of the settings as its build (Worker Versioning,
+starter/temporal/deployments.py) and, by IMMOFLOW_DEPLOYMENT_PROMOTE, makes that build current.
 """
 
 from __future__ import annotations
