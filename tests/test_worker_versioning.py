@@ -266,3 +266,18 @@ async def test_deploy_commands_show_ramp_and_switch_the_current_build(dev_server
         assert refused.exit_code == 1 and "cannot make 9.9.9+nobody current" in refused.output, refused.output
         described = await describe(dev_server, DEPLOYMENT)
         assert described is not None and described.current_build_id == V2 and described.ramping_build_id is None
+
+
+async def test_replicas_of_one_build_starting_together_promote_it_once(dev_server: Client, task_queue: str) -> None:
+    """Two workers of one build start at once (compose `--scale worker=2`): one promotes, both come up."""
+    other = await Client.connect(dev_server.service_client.config.target_host, namespace=dev_server.namespace)
+    config = version(V1)
+    async with (
+        worker(dev_server, task_queue, [BirthdayScanWorkflow], [], V1),
+        worker(other, task_queue, [BirthdayScanWorkflow], [], V1),
+    ):
+        clients = (dev_server, other, dev_server, other)
+        promoted = await asyncio.gather(*(promote_at_start(c, config.version, "first") for c in clients))
+    assert sorted(promoted) == [False, False, False, True]
+    status = await describe(dev_server, DEPLOYMENT)
+    assert status is not None and status.current_build_id == V1

@@ -199,7 +199,11 @@ async def wait_registered(client: Client, version: WorkerDeploymentVersion, with
     """Until the server knows VERSION (its workers' first polls arrived)."""
     deadline = time.monotonic() + within
     while True:
-        status = await describe(client, version.deployment_name)
+        try:
+            status = await describe(client, version.deployment_name)
+        except RPCError as err:  # e.g. "too many requests": replicas of one build asking at the same moment
+            log.info("deployment %s not readable yet: %s", version.deployment_name, err.message)
+            status = None
         if status is not None and status.version(version.build_id) is not None:
             return status
         if time.monotonic() > deadline:
@@ -211,35 +215,40 @@ async def promote_at_start(
     client: Client, version: WorkerDeploymentVersion, policy: str, *, within: float = REGISTRATION_TIMEOUT
 ) -> bool:
     """The worker's IMMOFLOW_DEPLOYMENT_PROMOTE: `first` promotes only a deployment that has no current version
-    (a new install, or one moving from unversioned workers), so a restart never undoes an operator's rollback."""
+    (a new install, or one moving from unversioned workers), so a restart never undoes an operator's rollback.
+
+    Replicas of one build start together: whichever promotes first wins, the others find their build current.
+    """
     if policy == "never":
         return False
-    status = await wait_registered(client, version, within)
-    if status.current_build_id == version.build_id:
-        return False
-    if policy == "first" and status.current_build_id is not None:
-        log.info(
-            "build %s joined deployment %s; current stays %s (promote with `immoflow deploy promote %s`)",
-            version.build_id,
-            version.deployment_name,
-            status.current_build_id,
-            version.build_id,
-        )
-        return False
-    # A version registers a moment before all its task queues are known to the server: retry briefly.
     deadline = time.monotonic() + within
+    status = await wait_registered(client, version, within)
     while True:
+        if status.current_build_id == version.build_id:
+            return False
+        if policy == "first" and status.current_build_id is not None:
+            log.info(
+                "build %s joined deployment %s; current stays %s (promote with `immoflow deploy promote %s`)",
+                version.build_id,
+                version.deployment_name,
+                status.current_build_id,
+                version.build_id,
+            )
+            return False
         try:
             previous = await promote(client, version.deployment_name, version.build_id, identity=client.identity)
-            break
         except DeploymentError:
+            # A replica promoting at the same moment (conflict, "too many requests"), or task queues the server
+            # does not know yet.
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(REGISTRATION_POLL)
-    log.info(
-        "build %s is now current in deployment %s (was %s)",
-        version.build_id,
-        version.deployment_name,
-        previous or "unversioned",
-    )
-    return True
+            status = await wait_registered(client, version, within)
+            continue
+        log.info(
+            "build %s is now current in deployment %s (was %s)",
+            version.build_id,
+            version.deployment_name,
+            previous or "unversioned",
+        )
+        return True
