@@ -1,4 +1,4 @@
-""""Version 2" of two workflows, as a deploy would bring them: same type names, changed commands.
+"""Version 2 of two workflows, as a deploy would bring them: same type names, changed commands.
 
 - InquiryWorkflow v2 writes a memo before anything else: a change no v1 history replays (pinned workflows
   need no `patched` branch, because v1 inquiries keep running on v1 workers).
