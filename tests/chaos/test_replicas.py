@@ -27,9 +27,10 @@ from sqlalchemy import select
 
 from benchmarks.stack import ProcessStack, auth_headers
 from db.models import AutomationRun, DomainEvent, Message, MessageStatus, Task, User
-from starter.devstack.demo import AGENT_EMAIL
+from starter.devstack.demo import AGENT_EMAIL, AGENT_PASSWORD
 from tests.chaos.support import FINAL, Inspector, Planned, assert_exactly_once, mail_key, plan
 from tests.conftest import POSTGRES_URL, worker_database
+from tests.http import csrf_from
 from tests.lead_harness import PROCESS
 from workflows.lead import LeadWorkflow
 from workflows.lead_models import lead_workflow_id
@@ -128,12 +129,31 @@ async def test_one_replica_of_each_killed_everything_still_happens_once(stack: P
     inspector = Inspector(stack)
     balancer = Balancer(stack, WEB)
     try:
+        await assert_web_replicas_agree(stack)
         await run_scenario(stack, inspector, balancer)
         for name in ("worker", "web"):  # the verdict is in: no need to wait for their graceful drain
             stack.kill(name)
     finally:
         await balancer.close()
         await inspector.close()
+
+
+async def assert_web_replicas_agree(stack: ProcessStack) -> None:
+    """What one web process knows, the other knows: here a login (separate processes, one database).
+
+    Where server-side sessions and shared throttles/rate limits (issue 17) go: logout on one replica ends the
+    session on the other, and failed logins spread over both replicas hit the one limit (in-process versions
+    of both are the strict xfails in tests/test_web_replicas.py).
+    """
+    first, second = (httpx.AsyncClient(base_url=stack.web_url(name), timeout=30) for name in WEB)
+    async with first, second:
+        page = await first.get("/login")
+        form = {"email": AGENT_EMAIL, "password": AGENT_PASSWORD, "csrf_token": csrf_from(page.text), "next": ""}
+        assert (await first.post("/login", data=form)).status_code == 303
+        assert (await second.get("/dashboard")).status_code == 303  # no session yet on this browser
+        second.cookies.update({cookie.name: cookie.value or "" for cookie in first.cookies.jar})
+        dashboard = await second.get("/dashboard")
+        assert dashboard.status_code == 200, dashboard.text[:300]
 
 
 async def run_scenario(stack: ProcessStack, inspector: Inspector, balancer: Balancer) -> None:
