@@ -14,6 +14,8 @@ COPY . .
 RUN pip install --no-deps .
 
 FROM python:3.11-slim
+# The worker's build ID is the package version plus this revision (docker-compose.yml passes it in).
+ARG GIT_REVISION=""
 RUN useradd --system --user-group --uid 10001 --home-dir /var/lib/immoflow --create-home \
         --shell /usr/sbin/nologin immoflow
 COPY --from=build /opt/immoflow /opt/immoflow
@@ -23,7 +25,8 @@ ENV PATH="/opt/immoflow/bin:$PATH" \
     IMMOFLOW_ENV=production \
     IMMOFLOW_LOG_FORMAT=json \
     IMMOFLOW_DATA_DIR=/var/lib/immoflow \
-    IMMOFLOW_WEB_HOST=0.0.0.0
+    IMMOFLOW_WEB_HOST=0.0.0.0 \
+    IMMOFLOW_GIT_REVISION=${GIT_REVISION}
 # Not root: a compromised process owns only its data directory (a named volume inherits its ownership).
 USER immoflow
 WORKDIR /var/lib/immoflow

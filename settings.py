@@ -42,6 +42,25 @@ class Settings(BaseSettings):
         description="Temporal UI as browsers see it: dashboard links, codec-server CORS origin.",
     )
     temporal_ui_port: int = Field(8233, description="UI port of the dev server started by `immoflow dev`.")
+    deployment_name: str = Field(
+        "immoflow",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Temporal worker deployment the worker joins (Worker Versioning); no dots.",
+    )
+    build_id: str | None = Field(
+        None,
+        max_length=200,
+        description="Build ID of this worker in the deployment; unset: package version + git revision.",
+    )
+    git_revision: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{7,40}$",
+        description="Git revision of the code (the image's build argument); unset: asked of git in a checkout.",
+    )
+    deployment_promote: Literal["never", "first", "always"] = Field(
+        "first",
+        description="Worker makes its build current at start: never, first (deployment has none yet), always.",
+    )
 
     smtp_host: str | None = Field(None, description="SMTP server; unset in dev starts the built-in sink.")
     smtp_port: int = Field(1025, description="SMTP port.")
@@ -128,6 +147,12 @@ class Settings(BaseSettings):
     worker_metrics_bind: str | None = Field(
         None, description="host:port of the worker's Temporal SDK Prometheus endpoint, e.g. 0.0.0.0:9464."
     )
+
+    @field_validator("build_id", "git_revision", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose and the Dockerfile pass an unset build argument as an empty string.
+        return None if value == "" else value
 
     @field_validator("public_base_url", "temporal_ui_url")
     @classmethod

@@ -2,6 +2,8 @@
 
 `python worker.py` or `immoflow worker`. SIGTERM/SIGINT drain gracefully: running activities get
 `graceful_shutdown_timeout` to finish, then the process exits; Temporal hands open work to other workers.
+The worker joins the worker deployment of the settings as its build (Worker Versioning,
+starter/temporal/deployments.py) and, by IMMOFLOW_DEPLOYMENT_PROMOTE, makes that build current.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.automations import AutomationActivities
 from activities.consent_mail import ConsentActivities
@@ -32,6 +34,7 @@ from starter.events.dispatcher import Dispatcher
 from starter.events.routing import routing_table
 from starter.ops.metrics import sdk_runtime
 from starter.temporal.client import connect_client
+from starter.temporal.deployments import promote_at_start, worker_deployment_config
 from workflows.account_mail import AccountMailWorkflow
 from workflows.automation import AutomationRunWorkflow
 from workflows.birthday_scan import BirthdayScanWorkflow
@@ -81,13 +84,24 @@ def build_activities(
     ]
 
 
-def build_worker(client: Client, settings: Settings, sessions: SessionFactory, *, task_queue: str) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    sessions: SessionFactory,
+    *,
+    task_queue: str,
+    deployment: WorkerDeploymentConfig | None = None,
+) -> Worker:
+    """DEPLOYMENT: the worker deployment version it joins (Worker Versioning; every workflow type declares
+    PINNED or AUTO_UPGRADE). `None` only against servers that ignore versioning (the time-skipping test server):
+    a real server refuses a declared behaviour from an unversioned worker."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
         activities=build_activities(settings, sessions),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        deployment_config=deployment,
     )
 
 
@@ -112,7 +126,8 @@ async def run_worker(settings: Settings | None = None) -> None:
     client = await connect_with_retry(settings)
     engine = engine_from_settings(settings)
     sessions = make_session_factory(engine)
-    worker = build_worker(client, settings, sessions, task_queue=settings.task_queue)
+    deployment = worker_deployment_config(settings)
+    worker = build_worker(client, settings, sessions, task_queue=settings.task_queue, deployment=deployment)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -121,8 +136,18 @@ async def run_worker(settings: Settings | None = None) -> None:
     if settings.run_dispatcher:
         dispatcher = Dispatcher(sessions, client, routing_table(), poll_seconds=settings.dispatcher_poll_seconds)
         tasks.append(asyncio.create_task(dispatcher.run_forever(stop), name="dispatcher"))
-    log.info("worker running on task queue %s", settings.task_queue)
     stopper = asyncio.create_task(stop.wait())
+    # Before saying it runs: on a new install nothing is routed to a versioned worker until a version is current.
+    promotion = asyncio.create_task(promote_at_start(client, deployment.version, settings.deployment_promote))
+    await asyncio.wait([promotion, stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    if not promotion.done():
+        promotion.cancel()
+    elif promotion.exception() is not None:
+        # Not fatal: the worker serves what is routed to it; the operator promotes by hand.
+        log.error("could not make this build current: %s", promotion.exception())
+    else:
+        version = deployment.version.to_canonical_string()
+        log.info("worker running on task queue %s as %s", settings.task_queue, version)
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     stop.set()
     log.info("shutting down worker")

@@ -72,6 +72,8 @@ class ProcessStack:
         self.secret_key = secrets.token_urlsafe(32)
         self.api_token = secrets.token_urlsafe(24)
         self.extra_env = dict(extra_env or {})
+        # Web apps by name: "web" on web_port, replicas ("web-2", …) on ports of their own, one database.
+        self.web_ports: dict[str, int] = {"web": self.web_port}
         self.children: dict[str, Child] = {}
         # Replaceable before (re)starting the sink, e.g. by a handler that misbehaves on purpose.
         self.mail: SinkHandler = SinkHandler(self.data_dir / "mail")
@@ -152,9 +154,14 @@ class ProcessStack:
     def start_worker(self, name: str = "worker", **env: str) -> Child:
         return self._spawn(name, [sys.executable, "-m", "starter.cli", "worker"], self.env(**env))
 
-    def start_web(self, **env: str) -> Child:
-        argv = [sys.executable, "-m", "starter.cli", "web", "--host", LOCAL, "--port", str(self.web_port)]
-        return self._spawn("web", argv, self.env(**env))
+    def start_web(self, name: str = "web", **env: str) -> Child:
+        """NAME other than "web": another replica of the web app, on a port of its own."""
+        port = self.web_ports.setdefault(name, free_port())
+        argv = [sys.executable, "-m", "starter.cli", "web", "--host", LOCAL, "--port", str(port)]
+        return self._spawn(name, argv, self.env(**env))
+
+    def web_url(self, name: str = "web") -> str:
+        return f"http://{LOCAL}:{self.web_ports[name]}"
 
     def start_process(self, name: str, argv: list[str], **env: str) -> Child:
         """Any other child (a benchmark's own worker), with the stack's environment."""
@@ -214,16 +221,16 @@ class ProcessStack:
         log = (self.logs / f"{name}.log").read_text(errors="replace")
         return int(log.rsplit("--- start #", 1)[1].split(" ", 1)[0])
 
-    async def wait_web(self) -> None:
+    async def wait_web(self, name: str = "web") -> None:
         async def ready() -> bool:
             try:
                 async with httpx.AsyncClient(timeout=2) as http:
-                    response = await http.get(f"{self.base_url}/healthz")
+                    response = await http.get(f"{self.web_url(name)}/healthz")
             except httpx.HTTPError:
                 return False
             return response.status_code in (200, 503)
 
-        await self._until(ready, "web app", "web")
+        await self._until(ready, "web app", name)
 
     # --- the pieces in-process -------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from messaging.inquiry_mail import CONFIRM_PURPOSE
 from settings import Settings
 from starter.temporal.histories import HISTORIES_DIR, portable_json
 from starter.temporal.inquiries import start_inquiry_workflow
+from tests.versioning import versioned_worker
 from worker import WORKFLOWS, build_activities
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import ConfirmationInput, InquiryManagerConfig, InquiryState
@@ -126,12 +127,13 @@ class InquiryHarness:
 
 @asynccontextmanager
 async def running_harness(
-    client: Client, sessions: SessionFactory, settings: Settings, task_queue: str
+    client: Client, sessions: SessionFactory, settings: Settings, task_queue: str, *, versioned: bool = False
 ) -> AsyncIterator[InquiryHarness]:
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=list(WORKFLOWS),
-        activities=build_activities(settings, sessions),
-    ):
+    """VERSIONED: on a dev server, where the workflows' versioning behaviours need a versioned worker."""
+    options: dict[str, Any] = {
+        "task_queue": task_queue,
+        "workflows": list(WORKFLOWS),
+        "activities": build_activities(settings, sessions),
+    }
+    async with versioned_worker(client, **options) if versioned else Worker(client, **options):
         yield InquiryHarness(client, sessions, settings, task_queue)

@@ -24,6 +24,7 @@ from settings import Settings, venv_binary
 from starter.temporal.schedules import BIRTHDAY_SCHEDULE_ID, birthday_schedule, birthday_spec, sync_schedules
 from starter.temporal.setup import register_search_attributes
 from tests import factories
+from tests.versioning import versioned_worker
 from workflows.automation_models import BirthdayScanInput
 from workflows.birthday_scan import BirthdayScanWorkflow
 
@@ -185,7 +186,9 @@ async def test_the_schedule_runs_the_scan(dev_server: Client, sessions: SessionF
     task_queue = f"schedule-{uuid.uuid4()}"
     await sync_schedules(dev_server, settings.model_copy(update={"task_queue": task_queue}))
     activities = AutomationActivities(sessions, settings)
-    async with Worker(dev_server, task_queue=task_queue, workflows=[BirthdayScanWorkflow], activities=activities.all()):
+    async with versioned_worker(
+        dev_server, task_queue=task_queue, workflows=[BirthdayScanWorkflow], activities=activities.all()
+    ):
         await dev_server.get_schedule_handle(BIRTHDAY_SCHEDULE_ID).trigger()
         async with asyncio.timeout(30):
             while not await greeted(sessions):  # noqa: ASYNC110

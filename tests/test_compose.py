@@ -97,6 +97,7 @@ def test_compose_file_follows_the_specification() -> None:
         "temporal-setup",
         "worker",
         "web",
+        "proxy",
         "codec-server",
         "proxy",
     }
@@ -239,3 +240,85 @@ def test_services_built_from_the_dockerfile_run_real_commands() -> None:
 def test_command_check_catches_typos(argv: list[str]) -> None:
     with pytest.raises(AssertionError):
         assert_real_command(argv)
+
+
+# --- replicas ---------------------------------------------------------------------------------------
+
+# `docker compose up --scale worker=3 --scale web=2`: Docker refuses a second container of the same name,
+# and a second bind of the same host port, so the services that scale may have neither.
+SCALED = ("worker", "web")
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
+
+
+def fixed_host_ports(service: dict[str, Any]) -> list[str]:
+    """Published ports with a host port given (`8000:8000`, `127.0.0.1:8000:8000`, long syntax `published`)."""
+    fixed = []
+    for entry in service.get("ports") or []:
+        if isinstance(entry, dict):
+            if entry.get("published") not in (None, ""):
+                fixed.append(str(entry["published"]))
+        elif ":" in str(entry).rsplit("/", 1)[0]:  # "container" alone lets Docker pick a free host port
+            fixed.append(str(entry))
+    return fixed
+
+
+def scaling_problems(all_services: dict[str, dict[str, Any]]) -> list[str]:
+    problems = []
+    for name in SCALED:
+        service = all_services[name]
+        if "container_name" in service:
+            problems.append(f"{name}: container_name {service['container_name']!r}")
+        problems += [f"{name}: host port {port}" for port in fixed_host_ports(service)]
+    return problems
+
+
+def test_worker_and_web_scale() -> None:
+    assert scaling_problems(services()) == []
+    assert "expose" in services()["worker"]  # the metrics port, reachable inside the network only
+
+
+@pytest.mark.parametrize(
+    ("service", "change"),
+    [
+        ("web", {"ports": ["127.0.0.1:8000:8000"]}),
+        ("web", {"ports": [{"target": 8000, "published": 8000}]}),
+        ("worker", {"container_name": "immoflow-worker"}),
+        ("worker", {"ports": ["9464:9464"]}),
+    ],
+)
+def test_scaling_check_catches_what_docker_refuses(service: str, change: dict[str, Any]) -> None:
+    changed = {name: dict(spec) for name, spec in services().items()}
+    changed[service].update(change)
+    assert scaling_problems(changed)
+
+
+def test_the_proxy_is_the_web_apps_one_address() -> None:
+    proxy, web = services()["proxy"], services()["web"]
+    assert fixed_host_ports(proxy) == ["127.0.0.1:8000:8000"]
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+    [config] = proxy["configs"]
+    assert compose()["configs"][config["source"]]["file"] == "./deploy/Caddyfile"
+    assert config["target"] == "/etc/caddy/Caddyfile"
+    # Upstreams by DNS, re-resolved: every replica `--scale web=N` makes, on the port the web app listens on.
+    port = environment(web)["IMMOFLOW_WEB_PORT"]
+    assert re.search(rf"^\s*dynamic a web {port} \{{$", CADDYFILE.read_text(), re.M)
+    # The replicas trust the proxy's X-Forwarded-For (the login throttle counts per client address) because
+    # nothing else reaches them.
+    assert environment(web)["FORWARDED_ALLOW_IPS"] == "*" and not web.get("ports")
+
+
+def test_workers_join_the_deployment_with_their_revision() -> None:
+    worker = environment(services()["worker"])
+    assert worker["IMMOFLOW_DEPLOYMENT_NAME"] == "immoflow"
+    assert interpolate(worker["IMMOFLOW_DEPLOYMENT_PROMOTE"], {}) == "first"
+    for name in IMMOFLOW_SERVICES:
+        assert services()[name]["build"]["args"] == {"GIT_REVISION": "${GIT_REVISION:-}"}, name
+    text = DOCKERFILE.read_text()
+    assert 'ARG GIT_REVISION=""' in text and "IMMOFLOW_GIT_REVISION=${GIT_REVISION}" in text
+    temporal = services()["temporal"]
+    [mount] = temporal["volumes"]
+    assert (
+        mount.startswith("./deploy/temporal-dynamicconfig.yaml:")
+        and (ROOT / "deploy" / "temporal-dynamicconfig.yaml").exists()
+    )
+    assert environment(temporal)["DYNAMIC_CONFIG_FILE_PATH"] in mount

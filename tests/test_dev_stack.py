@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import smtplib
 import socket
@@ -139,6 +140,25 @@ def _wait_healthy(stack: Stack) -> dict[str, Any]:
     pytest.fail(f"/healthz not green within {READY_TIMEOUT:.0f} s (last: {last}):\n{stack.output()}")
 
 
+def _deploy_status(stack: Stack, within: float = 60) -> str:
+    """`immoflow deploy status` against the stack, once the worker made its build current."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("IMMOFLOW_")}
+    env |= {"IMMOFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{stack.temporal}", "PYTHONPATH": str(REPO)}
+    deadline = time.monotonic() + within
+    while True:
+        found = subprocess.run(
+            [sys.executable, "-m", "starter.cli", "deploy", "status"],
+            cwd=stack.data_dir.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if "current: dev" in found.stdout or time.monotonic() > deadline:
+            return found.stdout + found.stderr
+        time.sleep(1)
+
+
 def _children(stack: Stack) -> dict[str, int]:
     data = json.loads((stack.data_dir / "dev-pids.json").read_text())
     return {name: record["pid"] for name, record in data["children"].items()}
@@ -209,6 +229,9 @@ def test_dev_stack_runs_green_and_stops_without_leftovers(start_stack: StartStac
     ).stdout
     for key in SEARCH_ATTRIBUTES:
         assert key.name in listed
+    # The worker joined its deployment, and its build is the current one (what `immoflow deploy status` says).
+    status = _deploy_status(again)
+    assert "current: dev" in status and re.search(r"^dev\s+current\s", status, re.M), status
 
     # A child that dies takes the stack down with it, loudly, and still leaves nothing behind.
     children = _children(again)

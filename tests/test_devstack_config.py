@@ -72,16 +72,20 @@ def test_children_point_at_this_stack(options: DevOptions, monkeypatch: pytest.M
     )
     assert "IMMOFLOW_SMTP_USER" not in env  # the sink takes no login
     assert "IMMOFLOW_SECRET_KEY" not in env  # read from the data dir's key file, never passed around
+    # One build, current at each start: a restart with changed code strands no pinned inquiry.
+    assert (env["IMMOFLOW_BUILD_ID"], env["IMMOFLOW_DEPLOYMENT_PROMOTE"]) == ("dev", "always")
 
 
 def test_configured_values_are_kept(options: DevOptions, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IMMOFLOW_PUBLIC_BASE_URL", "https://tunnel.example.com")
     monkeypatch.setenv("IMMOFLOW_SMTP_HOST", "mail.example.com")
+    monkeypatch.setenv("IMMOFLOW_BUILD_ID", "try-2")
     base = Settings()
     env = child_environment(base, options, smtp_sink_port=None)
 
     assert env["IMMOFLOW_PUBLIC_BASE_URL"] == "https://tunnel.example.com"
     assert env["IMMOFLOW_SMTP_HOST"] == "mail.example.com"
+    assert env["IMMOFLOW_BUILD_ID"] == "try-2"
     assert "IMMOFLOW_SMTP_PORT" not in env or env["IMMOFLOW_SMTP_PORT"] != "11001"
 
 

@@ -50,7 +50,7 @@ async def test_ops_filter_inquiries_by_status_and_property(
 ) -> None:
     await factories.office(sessions)
     client = dev_server.client
-    async with running_harness(client, sessions, settings, task_queue) as harness:
+    async with running_harness(client, sessions, settings, task_queue, versioned=True) as harness:
         waiting = await factories.inquiry(sessions, email="wartet@example.com")
         ignored = await factories.inquiry(sessions, email="egal@example.com", property_ref="W-1002")
         handle = await harness.start(waiting)

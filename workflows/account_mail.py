@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 from workflows.delivery import deliver
 
@@ -23,7 +24,8 @@ def account_mail_workflow_id(message_id: int) -> str:
     return f"account-mail-{message_id}"
 
 
-@workflow.defn
+# Pinned: one mail delivered in minutes; it finishes on the build that started it.
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class AccountMailWorkflow:
     @workflow.run
     async def run(self, message_id: int) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -36,7 +36,8 @@ ACTION_RETRY = RetryPolicy(
 # Mails go through workflows/delivery.py (one delivery policy for every workflow that mails).
 
 
-@workflow.defn
+# Pinned: a run lasts seconds; finishing on the code that started it keeps each action's step record consistent.
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class AutomationRunWorkflow:
     def __init__(self) -> None:
         self._run_id = 0

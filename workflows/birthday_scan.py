@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy, SearchAttributeKey, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.automations import AutomationActivities
@@ -21,7 +21,8 @@ SCAN_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 
-@workflow.defn
+# Pinned: one scan, one activity; it never outlives a deploy by more than its retries.
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class BirthdayScanWorkflow:
     @workflow.run
     async def run(self, params: BirthdayScanInput) -> ScanResult:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.consent_mail import ConsentActivities
@@ -25,7 +25,8 @@ def consent_workflow_id(consent_id: int) -> str:
     return f"consent-{consent_id}"
 
 
-@workflow.defn
+# Pinned: one opt-in mail delivered in minutes; it finishes on the build that started it.
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class ConsentMailWorkflow:
     @workflow.run
     async def run(self, params: ConsentInput) -> str:

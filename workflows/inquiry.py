@@ -13,6 +13,7 @@ confirmed (update) ──► duplicate? ──► task, aborted (an agent may st
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -35,7 +36,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import RejectedError, failure_detail
 
 
-@workflow.defn
+# Pinned: an inquiry lives for weeks of timers and reminders; it finishes on the code it started with, so a
+# deploy needs no `patched` branch for it (the old version's workers run until it has drained).
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class InquiryWorkflow(FollowUpMixin, FollowerMixin):
     # --- the process -----------------------------------------------------------------------------------
 

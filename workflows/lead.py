@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -80,7 +80,9 @@ MAIL_RETRY = RetryPolicy(
 )
 
 
-@workflow.defn
+# Auto-upgrade: a lead lives for months, longer than any old version should keep workers; it moves to the
+# current version on its next task, so a change to its commands still goes behind `workflow.patched`.
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class LeadWorkflow:
     @workflow.init
     def __init__(self, input: LeadInput) -> None:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy, SearchAttributeKey, VersioningBehavior
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -28,7 +28,8 @@ class RetentionScanResult(BaseModel):
     purged_inquiries: int
 
 
-@workflow.defn
+# Pinned: one daily scan, done in minutes; the next day's run starts on the current build.
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class RetentionScanWorkflow:
     @workflow.run
     async def run(self) -> RetentionScanResult:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -51,7 +52,8 @@ T = TypeVar("T")
 # Mails and SMS go through workflows/delivery.py (one delivery policy for every workflow that sends).
 
 
-@workflow.defn
+# Pinned: a request waits days for one answer; it ends on the code that sent the invitation.
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class TimeSlotRequestWorkflow:
     def __init__(self) -> None:
         self._request_id = 0

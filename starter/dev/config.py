@@ -10,6 +10,7 @@ from pathlib import Path
 from settings import Settings, venv_binary
 
 LOCAL = "127.0.0.1"
+DEV_BUILD_ID = "dev"
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,12 @@ def child_environment(base: Settings, options: DevOptions, smtp_sink_port: int |
         env["IMMOFLOW_TEMPORAL_UI_URL"] = f"http://localhost:{options.ui_port}"
     if "public_base_url" not in base.model_fields_set:
         env["IMMOFLOW_PUBLIC_BASE_URL"] = f"http://localhost:{options.web_port}"
+    # Worker Versioning as in production, with one build that is current at every start: a build ID per
+    # commit would leave the pinned inquiries of the last commit waiting for a worker that no longer runs.
+    if "build_id" not in base.model_fields_set:
+        env["IMMOFLOW_BUILD_ID"] = DEV_BUILD_ID
+    if "deployment_promote" not in base.model_fields_set:
+        env["IMMOFLOW_DEPLOYMENT_PROMOTE"] = "always"
     if smtp_sink_port is not None:
         env.update(IMMOFLOW_SMTP_HOST=LOCAL, IMMOFLOW_SMTP_PORT=str(smtp_sink_port), IMMOFLOW_SMTP_TLS="none")
         for key in ("IMMOFLOW_SMTP_USER", "IMMOFLOW_SMTP_PASSWORD"):  # the sink takes no login

@@ -23,6 +23,7 @@ from typing import IO
 from settings import Settings, SettingsError, get_settings
 from starter.dev.children import Child, PidFile, reap_leftovers, spawn, stop_group
 from starter.dev.config import (
+    DEV_BUILD_ID,
     LOCAL,
     DevOptions,
     answers,
@@ -197,6 +198,8 @@ class DevStack:
             f"  web app        {web}/",
             f"  health         {web}/healthz",
             f"  Temporal UI    http://localhost:{o.ui_port}/",
+            f"  workers        deployment {self.base.deployment_name}, build {self.base.build_id or DEV_BUILD_ID}"
+            "   (immoflow deploy status)",
         ]
         if self.sink is not None:
             lines.append(f"  caught mail    {web}/dev/mail   (SMTP sink on {LOCAL}:{self.sink.port})")
