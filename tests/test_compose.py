@@ -99,7 +99,6 @@ def test_compose_file_follows_the_specification() -> None:
         "web",
         "proxy",
         "codec-server",
-        "proxy",
     }
 
 

@@ -53,8 +53,24 @@ function clickableRows() {
   });
 }
 
+// A filter select that applies at once (no inline onchange: the CSP allows no inline script).
+function autoSubmit() {
+  document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
+  });
+}
+
+// "Drucken" on documents meant for paper (consent proof).
+function printButtons() {
+  document.querySelectorAll("[data-print]").forEach((button) => {
+    button.addEventListener("click", () => window.print());
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("template-form");
   if (form && form.dataset.previewUrl) livePreview(form);
   clickableRows();
+  autoSubmit();
+  printButtons();
 });
