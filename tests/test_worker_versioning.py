@@ -42,7 +42,7 @@ from workflows.birthday_scan import BirthdayScanWorkflow
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import InquiryState
 from workflows.lead import LeadWorkflow
-from workflows.lead_models import lead_workflow_id
+from workflows.lead_models import LeadResult, lead_workflow_id
 
 DEPLOYMENT = "immoflow-deploy-test"
 V1, V2 = "1.0.0+aaaaaaa", "1.1.0+bbbbbbb"
@@ -133,7 +133,7 @@ async def test_v2_takes_new_inquiries_v1_finishes_its_own_and_the_lead_moves(
         await inquiries.wait_for_state(running, InquiryState.WAITING_FOR_CONFIRMATION)
         lead = await create_lead(api, office["agent"].id, contact.id)
         assert await dispatcher.run_once() == 2  # sales_process.changed, lead.created
-        lead_handle = client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead["id"]))
+        lead_handle = client.get_workflow_handle(lead_workflow_id(lead["id"]), result_type=LeadResult)
         await wait_status(lead_handle, lambda s: s.phase_id is not None)
         assert await versioning(running) == (V1, "pinned")
         assert await versioning(lead_handle) == (V1, "auto_upgrade")

@@ -34,7 +34,7 @@ from tests.conftest import POSTGRES_URL, worker_database
 from tests.http import csrf_from
 from tests.lead_harness import PROCESS
 from workflows.lead import LeadWorkflow
-from workflows.lead_models import lead_workflow_id
+from workflows.lead_models import LeadResult, lead_workflow_id
 
 WEB = ("web", "web-2")
 WORKERS = ("worker", "worker-2")
@@ -275,6 +275,6 @@ async def assert_events_had_one_effect(
     for lead_id in lead_ids:
         workflow_id = lead_workflow_id(lead_id)
         assert (await client.count_workflows(f'WorkflowId="{workflow_id}"')).count == 1
-        status = await client.get_workflow_handle_for(LeadWorkflow.run, workflow_id).query(LeadWorkflow.status)
+        status = await client.get_workflow_handle(workflow_id, result_type=LeadResult).query(LeadWorkflow.status)
         assert status.phase_id == phase_id, (lead_id, status)
     assert all(mail_key(mail) for mail in stack.mail.received)
