@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import l10n
 from activities.default_templates import LEAD_REMINDER
 from activities.outbox import NewMessage, enqueue_message
 from activities.template_store import MissingTemplateError, render_template
@@ -29,7 +30,6 @@ from workflows.lead_models import (
     ReminderRequest,
 )
 
-_WEEKDAYS = ("Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So.")
 # A task event written by another feature may carry the event's time instead of the row's creation time
 # (a few microseconds apart): not a newer hold.
 CLOCK_SLACK = timedelta(seconds=1)
@@ -92,7 +92,7 @@ def office_time(moment: datetime, zone: str) -> str:
         local = moment.astimezone(ZoneInfo(zone))
     except ZoneInfoNotFoundError:
         local = moment
-    return f"{_WEEKDAYS[local.weekday()]}, {local:%d.%m.%Y, %H:%M} Uhr"
+    return f"{l10n.weekday_day(local)}, {l10n.clock(local)} Uhr"
 
 
 class LeadActivities:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from email.header import decode_header, make_header
+from email.headerregistry import Address
+from email.utils import parseaddr
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -9,12 +12,30 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities.mail_layout import render_html
 from db.models import Message
 
 
 def header_safe(value: str) -> str:
     """Mail headers must never carry line breaks: a name like "x\\r\\nBcc: y" stays one harmless line."""
     return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+
+
+def readable_address(value: str) -> str:
+    """ "Lea Schäfer <lea@example.com>", not "=?utf-8?q?Lea_Sch=C3=A4fer?= <…>": the row is read by people
+    (Gesendete Mails, /dev/mail); the MIME encoding is the sender's job when the mail is built."""
+    name, address = parseaddr(value)
+    if not address or "@" not in address:
+        return value
+    if "=?" in name:
+        try:
+            name = str(make_header(decode_header(name)))
+        except (ValueError, LookupError):
+            return value
+    try:
+        return str(Address(display_name=header_safe(name), addr_spec=address))
+    except (ValueError, IndexError):  # an address the header registry cannot take apart: keep it as given
+        return value
 
 
 class NewMessage(BaseModel):
@@ -45,6 +66,13 @@ async def enqueue_message(session: AsyncSession, new: NewMessage) -> Message:
     for header in ("sender", "recipient", "reply_to", "subject"):
         if values[header] is not None:
             values[header] = header_safe(values[header])
+    if new.channel == "email":
+        for header in ("sender", "recipient", "reply_to"):
+            if values[header]:
+                values[header] = readable_address(values[header])
+        if values["body_html"] is None:
+            # Built once, stored with the row: a retry sends the bytes the office saw under "Gesendete Mails".
+            values["body_html"] = render_html(new.body_text, subject=values["subject"] or "")
     message = Message(**values)
     try:
         async with session.begin_nested():

@@ -19,6 +19,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities import l10n
 from activities.inquiry_mail import key_facts
 from activities.links import LinkClaims, LinkError, LinkSigner
 from activities.slot_mail import property_address, slot_text
@@ -105,7 +106,7 @@ async def _form(
         "facts": key_facts(prop) if prop else [],
         "address": property_address(prop) if prop else "",
         "min_date": now.astimezone(zone).date().isoformat(),
-        "valid_until": slot_request.expires_at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
+        "valid_until": l10n.day_time(slot_request.expires_at, zone),
         "time_zone_name": services.settings.time_zone,
     }
     return templates.TemplateResponse(request, "slots/form.html", context, status_code=status)

@@ -20,6 +20,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from activities import l10n
 from settings import Settings, get_settings
 from starter.web.auth import current_user
 from starter.web.csrf import csrf_field, csrf_token
@@ -66,19 +67,27 @@ def format_datetime(value: datetime | date | None, time_zone: str | None = None)
     if value is None:
         return ""
     if not isinstance(value, datetime):
-        return value.strftime("%d.%m.%Y")
-    if value.tzinfo is not None:
-        value = value.astimezone(ZoneInfo(time_zone or get_settings().time_zone))
-    return value.strftime("%d.%m.%Y %H:%M")
+        return l10n.day(value)
+    return l10n.day_time(value, ZoneInfo(time_zone or get_settings().time_zone))
 
 
 def format_short_datetime(value: datetime | None, time_zone: str | None = None) -> str:
     """25.11. 09:00 in the office's time zone: the dashboard's "next step" column."""
     if value is None:
         return ""
-    if value.tzinfo is not None:
-        value = value.astimezone(ZoneInfo(time_zone or get_settings().time_zone))
-    return value.strftime("%d.%m. %H:%M")
+    return l10n.short_day_time(value, ZoneInfo(time_zone or get_settings().time_zone))
+
+
+def format_weekday_datetime(value: datetime | None, time_zone: str | None = None) -> str:
+    """Di., 01.12.2026 10:00: appointments, where people think in weekdays."""
+    if value is None:
+        return ""
+    zone = ZoneInfo(time_zone or get_settings().time_zone)
+    return f"{l10n.weekday_day(value, zone)} {l10n.clock(value, zone)}"
+
+
+def format_time_range(starts_at: datetime, ends_at: datetime, time_zone: str | None = None) -> str:
+    return l10n.time_range(starts_at, ends_at, ZoneInfo(time_zone or get_settings().time_zone))
 
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
@@ -127,6 +136,11 @@ environment = jinja2.Environment(
 environment.filters["datetime"] = format_datetime
 environment.filters["short_datetime"] = format_short_datetime
 environment.filters["linkify"] = linkify
+environment.filters["weekday_datetime"] = format_weekday_datetime
+environment.filters["number"] = l10n.number
+environment.filters["money"] = l10n.money
 environment.globals["t"] = t
+environment.globals["plural"] = l10n.plural
+environment.globals["time_range"] = format_time_range
 
 templates = Jinja2Templates(env=environment, context_processors=[_layout_context])
