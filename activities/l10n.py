@@ -92,3 +92,17 @@ def time_range(starts_at: datetime, ends_at: datetime, zone: str | ZoneInfo | No
     if start.date() != end.date():
         return f"{weekday_day(start)}, {clock(start)} Uhr – {weekday_day(end)}, {clock(end)} Uhr"
     return f"{weekday_day(start)}, {clock(start)}–{clock(end)} Uhr"
+
+
+_UNITS = {
+    "minutes": ("{n} Minute", "{n} Minuten"),
+    "hours": ("{n} Stunde", "{n} Stunden"),
+    "days": ("{n} Tag", "{n} Tage"),
+    "weeks": ("{n} Woche", "{n} Wochen"),
+}
+
+
+def period(value: int, unit: str) -> str:
+    """3 Tage, 1 Woche: a sales phase's duration or a reminder interval as people say it."""
+    one, other = _UNITS.get(unit, ("{n} " + unit, "{n} " + unit))
+    return plural(value, one, other)

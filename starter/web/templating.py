@@ -25,7 +25,7 @@ from settings import Settings, get_settings
 from starter.web.auth import current_user
 from starter.web.csrf import csrf_field, csrf_token
 from starter.web.flash import pop_flashes
-from starter.web.texts import t
+from starter.web.texts import t, tn
 
 WEB_DIR = Path(__file__).parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -86,6 +86,13 @@ def format_weekday_datetime(value: datetime | None, time_zone: str | None = None
     return f"{l10n.weekday_day(value, zone)} {l10n.clock(value, zone)}"
 
 
+def format_period(duration: Any, none: str = "keine") -> str:
+    """A {value, unit} duration (sales phases, reminder intervals) as "2 Tage"; NONE when there is none."""
+    if duration is None:
+        return none
+    return l10n.period(int(duration.value), str(duration.unit))
+
+
 def format_time_range(starts_at: datetime, ends_at: datetime, time_zone: str | None = None) -> str:
     return l10n.time_range(starts_at, ends_at, ZoneInfo(time_zone or get_settings().time_zone))
 
@@ -137,9 +144,11 @@ environment.filters["datetime"] = format_datetime
 environment.filters["short_datetime"] = format_short_datetime
 environment.filters["linkify"] = linkify
 environment.filters["weekday_datetime"] = format_weekday_datetime
+environment.filters["period"] = format_period
 environment.filters["number"] = l10n.number
 environment.filters["money"] = l10n.money
 environment.globals["t"] = t
+environment.globals["tn"] = tn
 environment.globals["plural"] = l10n.plural
 environment.globals["time_range"] = format_time_range
 

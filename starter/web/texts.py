@@ -10,6 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from babel import Locale
+
+from activities import l10n
+
 log = logging.getLogger(__name__)
 
 DEFAULT_LANGUAGE = "de"
@@ -81,7 +85,9 @@ _DE: dict[str, str] = {
     "dashboard.next_step": "{step} am {at}",
     "dashboard.empty": "Keine Anfragen gefunden.",
     "dashboard.empty_hint": "Neue Portalanfragen erscheinen hier, sobald sie eingehen.",
-    "dashboard.page": "Seite {page} von {pages} · {total} Anfragen",
+    "dashboard.page": "Seite {page} von {pages} · {total}",
+    "dashboard.total.one": "{n} Anfrage",
+    "dashboard.total.other": "{n} Anfragen",
     "dashboard.previous": "← Zurück",
     "dashboard.next": "Weiter →",
     "dashboard.as_of": "Stand {at}",
@@ -272,6 +278,13 @@ def t(key: str, language: str = DEFAULT_LANGUAGE, /, **params: Any) -> str:
         log.warning("missing UI text %r", key)
         return key
     return text.format(**params) if params else text
+
+
+def tn(key: str, count: int, language: str = DEFAULT_LANGUAGE, /, **params: Any) -> str:
+    """The plural form of KEY for COUNT (KEY.one / KEY.other, by the language's CLDR rule), {n} the number."""
+    locale = l10n.LOCALE if language == DEFAULT_LANGUAGE else Locale.parse(language)
+    form = "one" if locale.plural_form(count) == "one" else "other"
+    return t(f"{key}.{form}", language, n=l10n.number(count), **params)
 
 
 def has_text(key: str, language: str = DEFAULT_LANGUAGE) -> bool:
