@@ -102,7 +102,8 @@ async def test_detail_shows_headers_text_sandboxed_html_and_attachments(
     page = detail.text
     assert "Ihr Exposé W-1001" in page
     assert "Bernd Bekannt &lt;bekannt@example.com&gt;" in page  # headers, escaped
-    assert "Ihr Link: http://localhost:8000/confirm/abc" in page
+    # Links in the text part are links, as a mail client shows them.
+    assert 'Ihr Link: <a href="http://localhost:8000/confirm/abc"' in page
     assert "&lt;b&gt;kein HTML&lt;/b&gt;" in page  # the text part stays text
     # The HTML part only ever appears escaped: inside srcdoc of a sandbox without permissions, and as source.
     assert "<script>steal()</script>" not in page

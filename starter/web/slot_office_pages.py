@@ -177,7 +177,7 @@ async def slot_request_detail(request: Request, request_id: int, services: Servi
         user_ids = {d.get("user_id") for d in row.deliveries if d.get("user_id")}
         contact_ids = {d.get("contact_id") for d in row.deliveries if d.get("contact_id")}
         user_names = dict(
-            (await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))).tuples().all()
+            (await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))).all()
         )
         people = {
             person.id: person.display_name

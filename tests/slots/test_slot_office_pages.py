@@ -7,12 +7,14 @@ real worker with the time-slot workflow, the database and the SMTP sink.
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from httpx import AsyncClient
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from activities.l10n import time_range
 from db.models import Appointment, SlotRequest, User
 from db.session import SessionFactory
 from settings import Settings
@@ -87,7 +89,10 @@ async def test_agent_requests_sees_proposals_and_picks_one(
         assert re.search(r'id="proposal-2".*?gewählt', scheduled.text, re.S)
 
         listed = await http.get("/slot-requests")
-        assert f'id="slot-request-{request_id}"' in listed.text and "Vorschlag 2" in listed.text
+        # The list says when (weekday, date and time, as the prospect saw it), not "Vorschlag 2".
+        second = time_range(slots[1].starts_at, slots[1].ends_at, ZoneInfo(settings.time_zone))
+        assert f'id="slot-request-{request_id}"' in listed.text and second in listed.text
+        assert "Vorschlag 2" not in listed.text
 
     async with harness.sessions() as session:
         appointment = await session.scalar(select(Appointment).order_by(Appointment.id.desc()))
