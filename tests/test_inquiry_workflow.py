@@ -97,7 +97,7 @@ async def test_known_prospect_gets_expose_at_once(harness: InquiryHarness, smtp_
     assert "Anna Agent" in str(mail.message["From"]) and "anna@office.example" in str(mail.message["From"])
     assert "Wohnfläche: 78 m²" in mail.text and "Preis: 1.250 €" in mail.text
     html = mail.message.get_body(preferencelist=("html",))
-    assert html is not None and "/static/demo/w-1001.svg" in str(html.get_content())
+    assert html is not None and "/static/demo/w-1001.jpg" in str(html.get_content())
 
 
 async def test_unknown_prospect_confirms_then_address_and_expose(harness: InquiryHarness, smtp_sink: SmtpSink) -> None:

@@ -176,9 +176,7 @@ async def slot_request_detail(request: Request, request_id: int, services: Servi
         # "E-Mail → Anna Agent", not "E-Mail → Benutzer": the names of whoever the answer reached.
         user_ids = {d.get("user_id") for d in row.deliveries if d.get("user_id")}
         contact_ids = {d.get("contact_id") for d in row.deliveries if d.get("contact_id")}
-        user_names = dict(
-            (await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))).all()
-        )
+        user_names = dict((await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))).all())
         people = {
             person.id: person.display_name
             for person in await session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))

@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from activities import l10n
+from activities.mail_layout import office_brand
 from settings import Settings, get_settings
 from starter.web.auth import current_user
 from starter.web.csrf import csrf_field, csrf_token
@@ -130,6 +131,8 @@ def _layout_context(request: Request) -> dict[str, Any]:
         "csrf_field": partial(csrf_field, request),
         "flashes": partial(pop_flashes, request),
         "current_user": current_user(request),
+        # Who the pages speak for: prospect pages show it in their header and footer.
+        "office": office_brand(settings),
     }
 
 
