@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from activities.automation_store import ensure_builtin_rules
 from activities.slot_store import slot_link
 from db.models import (
     AutomationRule,
@@ -237,6 +238,8 @@ async def realistic_office(office: Office) -> None:
             assert request is not None
             office.slot_links.append(slot_link(office.settings, request))
 
+    async with office.sessions.begin() as session:
+        await ensure_builtin_rules(session)  # the shipped rules, as every migrated database has them
     rule_id = await office.scalar(select(AutomationRule.id).order_by(AutomationRule.id))
     async with office.sessions.begin() as session:
         facts = {
