@@ -134,6 +134,8 @@ PROSPECTS = [
     ("Frau", "Sophie", "Wagner", "sophie.wagner@example.com"),
     ("Herr", "Kemal", "Öztürk", "kemal.oeztuerk@example.com"),
     ("Frau", "Lea", "Schäfer", "lea.schaefer@example.com"),
+    ("Frau", "Anna-Lena", "Müller-Lüdenscheidt", "anna-lena.mueller-luedenscheidt@example.com"),
+    ("Herr", "Konstantin", "von Wittgenstein-Hohenstein", "k.wittgenstein@kanzlei-wittgenstein.example"),
     ("Herr", "Bernd", "Bekannt", KNOWN_PROSPECT_EMAIL),
 ]
 
@@ -294,7 +296,7 @@ async def realistic_office(office: Office) -> None:
     expose = await office.scalar(select(Message.id).where(Message.inquiry_id == known))
     office.pages = [
         ("dashboard", "/dashboard"),
-        ("inquiry-waiting", f"/dashboard/inquiries/{waiting[0]}"),
+        ("inquiry-waiting", f"/dashboard/inquiries/{waiting[6]}"),
         ("inquiry-completed", f"/dashboard/inquiries/{known}"),
         ("inquiry-mail", f"/dashboard/inquiries/{known}/messages/{expose}"),
         ("settings", "/settings/inquiry-manager"),
@@ -337,6 +339,9 @@ async def check(page: Page, name: str, size: str, problems: list[str]) -> None:
     """Screenshot the page as it is and record what does not fit."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.wait_for_load_state("load")
+    for frame in page.frames[1:]:  # a mail's HTML part in its sandboxed frame: shown in the screenshot too
+        await frame.wait_for_load_state("load")
+        assert await frame.evaluate("document.body.innerText.length") > 0, f"{name}: empty mail frame"
     await page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"), full_page=True)
     problems += [f"{name} at {size}: {problem}" for problem in await page.evaluate(OVERFLOW_SCRIPT)]
 
