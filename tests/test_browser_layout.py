@@ -339,9 +339,11 @@ async def check(page: Page, name: str, size: str, problems: list[str]) -> None:
     """Screenshot the page as it is and record what does not fit."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.wait_for_load_state("load")
-    for frame in page.frames[1:]:  # a mail's HTML part in its sandboxed frame: shown in the screenshot too
+    for index, frame in enumerate(page.frames[1:]):  # a mail's HTML part in its sandboxed frame
         await frame.wait_for_load_state("load")
         assert await frame.evaluate("document.body.innerText.length") > 0, f"{name}: empty mail frame"
+        # Chromium paints a cross-origin frame only once it has been in view; the screenshot shows it then.
+        await page.locator("iframe").nth(index).scroll_into_view_if_needed()
     await page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"), full_page=True)
     problems += [f"{name} at {size}: {problem}" for problem in await page.evaluate(OVERFLOW_SCRIPT)]
 
