@@ -233,14 +233,14 @@ _DE: dict[str, str] = {
     "validation.required": "Bitte ausfüllen.",
     "validation.choice": "Bitte eine der angebotenen Möglichkeiten wählen.",
     "validation.too_long": "Zu lang.",
-    "duration.day": "{n} Tag",
-    "duration.days": "{n} Tage",
-    "duration.hour": "{n} Stunde",
-    "duration.hours": "{n} Stunden",
-    "duration.minute": "{n} Minute",
-    "duration.minutes": "{n} Minuten",
-    "duration.second": "{n} Sekunde",
-    "duration.seconds": "{n} Sekunden",
+    "duration.day.one": "{n} Tag",
+    "duration.day.other": "{n} Tage",
+    "duration.hour.one": "{n} Stunde",
+    "duration.hour.other": "{n} Stunden",
+    "duration.minute.one": "{n} Minute",
+    "duration.minute.other": "{n} Minuten",
+    "duration.second.one": "{n} Sekunde",
+    "duration.second.other": "{n} Sekunden",
     "duration.zero": "0 Sekunden",
     # templates
     "templates.title": "Mailvorlagen",
@@ -284,7 +284,7 @@ def tn(key: str, count: int, language: str = DEFAULT_LANGUAGE, /, **params: Any)
     """The plural form of KEY for COUNT (KEY.one / KEY.other, by the language's CLDR rule), {n} the number."""
     locale = l10n.LOCALE if language == DEFAULT_LANGUAGE else Locale.parse(language)
     form = "one" if locale.plural_form(count) == "one" else "other"
-    return t(f"{key}.{form}", language, n=l10n.number(count), **params)
+    return t(f"{key}.{form}", language, **{"n": l10n.number(count), **params})
 
 
 def has_text(key: str, language: str = DEFAULT_LANGUAGE) -> bool:
