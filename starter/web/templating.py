@@ -22,6 +22,7 @@ from markupsafe import Markup, escape
 
 from activities import l10n
 from activities.mail_layout import office_brand
+from activities.outbox import readable_address
 from settings import Settings, get_settings
 from starter.web.auth import current_user
 from starter.web.csrf import csrf_field, csrf_token
@@ -148,6 +149,8 @@ environment.filters["short_datetime"] = format_short_datetime
 environment.filters["linkify"] = linkify
 environment.filters["weekday_datetime"] = format_weekday_datetime
 environment.filters["period"] = format_period
+# Rows written before addresses were stored readable hold "=?utf-8?q?Lea_Sch=C3=A4fer?= <…>": decode on display.
+environment.filters["address"] = readable_address
 environment.filters["number"] = l10n.number
 environment.filters["money"] = l10n.money
 environment.globals["t"] = t
