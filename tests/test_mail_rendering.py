@@ -168,9 +168,8 @@ def test_html_part_is_a_branded_table_layout_made_from_the_text() -> None:
     assert page.all("img")[0]["src"] == "https://office.example/c.jpg" and page.all("img")[0]["alt"] == ""
     # Paragraphs keep the text; "- Label: Wert" lines become a table of facts, not dashes.
     assert "Sehr geehrte Frau Schäfer," in page.text
-    assert [
-        t for t in page.text if t in {"Objektart", "Wohnung", "Zimmer", "3", "Kaltmiete", "1.250 €"}
-    ] == ["Objektart", "Wohnung", "Zimmer", "3", "Kaltmiete", "1.250 €"]
+    facts = ["Objektart", "Wohnung", "Zimmer", "3", "Kaltmiete", "1.250 €"]
+    assert [t for t in page.text if t in facts] == facts
     assert not any(t.startswith("- ") for t in page.text)
     # A line that is a link becomes a button, with the address spelled out for clients that block it.
     links = [attrs["href"] for attrs in page.all("a")]
