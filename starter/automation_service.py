@@ -53,12 +53,17 @@ def condition_text(trigger: str, condition: Condition) -> str:
     return f"{fact.label if fact else condition.field} {OP_LABELS[condition.op]} „{shown}“"
 
 
-def view(rule: AutomationRule, last_run: AutomationRun | None = None, run_count: int = 0) -> RuleView:
+def view(
+    rule: AutomationRule,
+    last_run: AutomationRun | None = None,
+    run_count: int = 0,
+    user_names: dict[int, str] | None = None,
+) -> RuleView:
     return RuleView(
         rule=rule,
         trigger_label=trigger_label(rule.trigger),
         conditions=[condition_text(rule.trigger, c) for c in rule_conditions(rule)],
-        actions=action_summaries(rule.actions),
+        actions=action_summaries(rule.actions, user_names),
         last_run=last_run,
         run_count=run_count,
     )
@@ -78,7 +83,13 @@ async def list_rules(session: AsyncSession) -> list[RuleView]:
     }
     per_rule = await session.execute(select(AutomationRun.rule_id, func.count()).group_by(AutomationRun.rule_id))
     counts: dict[int, int] = {rule_id: count for rule_id, count in per_rule.all()}
-    return [view(rule, last_runs.get(rule.id), counts.get(rule.id, 0)) for rule in rules]
+    names = await user_names(session)
+    return [view(rule, last_runs.get(rule.id), counts.get(rule.id, 0), names) for rule in rules]
+
+
+async def user_names(session: AsyncSession) -> dict[int, str]:
+    """Every user's name by id: an office has a handful, and rules name them in their actions."""
+    return {user_id: name for user_id, name in (await session.execute(select(User.id, User.name))).all()}
 
 
 async def get_rule(session: AsyncSession, rule_id: int) -> AutomationRule:
@@ -94,7 +105,7 @@ async def rule_view(session: AsyncSession, rule_id: int) -> RuleView:
         select(AutomationRun).where(AutomationRun.rule_id == rule.id).order_by(AutomationRun.id.desc()).limit(1)
     )
     count = await session.scalar(select(func.count()).where(AutomationRun.rule_id == rule.id)) or 0
-    return view(rule, last, count)
+    return view(rule, last, count, await user_names(session))
 
 
 async def create_rule(session: AsyncSession, definition: RuleDefinition) -> AutomationRule:
