@@ -2,8 +2,8 @@
 
 The real app (uvicorn) and a real worker serve realistic data: long titles and names with umlauts,
 inquiries waiting, expired, aborted and failed, a lead, time-slot requests answered and scheduled, an
-automation run that failed, the mails and SMS the stack sent. Each page is opened at 390×844, 1280×800
-and 1920×1080; the test fails when the page is wider than the viewport, when an element reaches past
+automation run that failed, the mails and SMS the stack sent. Each page is opened at 390×844, 1280×800,
+1440×900 and 1920×1080; the test fails when the page is wider than the viewport, when an element reaches past
 its edge, or when a container cuts its content off (scroll width above client width), and it keeps a
 screenshot per page and size in test-artifacts/layout/ for a human to look at.
 """
@@ -49,7 +49,7 @@ from tests.slot_harness import OFFICE_TIME, proposals
 from workflows.slot_models import ProposedSlot
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "layout"
-VIEWPORTS = {"phone": (390, 844), "laptop": (1280, 800), "wide": (1920, 1080)}
+VIEWPORTS = {"phone": (390, 844), "laptop": (1280, 800), "desktop": (1440, 900), "wide": (1920, 1080)}
 CONFIRM_LINK = re.compile(r"http://127\.0\.0\.1:\d+/confirm/\S+")
 TOKEN = "layout-token"
 
@@ -136,6 +136,7 @@ PROSPECTS = [
     ("Frau", "Lea", "Schäfer", "lea.schaefer@example.com"),
     ("Frau", "Anna-Lena", "Müller-Lüdenscheidt", "anna-lena.mueller-luedenscheidt@example.com"),
     ("Herr", "Konstantin", "von Wittgenstein-Hohenstein", "k.wittgenstein@kanzlei-wittgenstein.example"),
+    ("Frau", "Özlem", "Yılmaz-Bäcker", "oezlem.yilmaz@example.com"),
     ("Herr", "Bernd", "Bekannt", KNOWN_PROSPECT_EMAIL),
 ]
 
@@ -183,7 +184,7 @@ async def realistic_office(office: Office) -> None:
     for inquiry_id in waiting:
         await wait_for(lambda i=inquiry_id: _is(status_of(i), "waiting_for_confirmation"))
     await wait_for(lambda: _is(status_of(known), "completed"))
-    for inquiry_id in waiting[:3]:
+    for inquiry_id in waiting[: len(VIEWPORTS)]:  # one to confirm per screen size
         body = await office.scalar(
             select(Message.body_text).where(
                 Message.inquiry_id == inquiry_id, Message.template_key == "inquiry.confirmation"
@@ -195,9 +196,9 @@ async def realistic_office(office: Office) -> None:
     # The rows the dashboard must show in full: expired, aborted and failed, each with its reason.
     async with office.sessions.begin() as session:
         for inquiry_id, status, reason in (
-            (waiting[3], "expired", "Keine Reaktion nach 2 Erinnerungen; Aufgabe für Anna Agent angelegt"),
-            (waiting[4], "aborted", "Dublette: dieselbe E-Mail-Adresse wie „Maximiliane Großmann-Überländer“"),
-            (waiting[5], "failed", "Vorlage „inquiry.followup.2“: unbekannte Variable property.ausstattung"),
+            (waiting[4], "expired", "Keine Reaktion nach 2 Erinnerungen; Aufgabe für Anna Agent angelegt"),
+            (waiting[5], "aborted", "Dublette: dieselbe E-Mail-Adresse wie „Maximiliane Großmann-Überländer“"),
+            (waiting[6], "failed", "Vorlage „inquiry.followup.2“: unbekannte Variable property.ausstattung"),
         ):
             row = await session.get(Inquiry, inquiry_id)
             assert row is not None
@@ -296,7 +297,7 @@ async def realistic_office(office: Office) -> None:
     expose = await office.scalar(select(Message.id).where(Message.inquiry_id == known))
     office.pages = [
         ("dashboard", "/dashboard"),
-        ("inquiry-waiting", f"/dashboard/inquiries/{waiting[6]}"),
+        ("inquiry-waiting", f"/dashboard/inquiries/{waiting[7]}"),
         ("inquiry-completed", f"/dashboard/inquiries/{known}"),
         ("inquiry-mail", f"/dashboard/inquiries/{known}/messages/{expose}"),
         ("settings", "/settings/inquiry-manager"),
