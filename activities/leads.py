@@ -17,6 +17,7 @@ from db.models import Lead, SalesPhase, SalesProcess, User
 from db.session import SessionFactory
 from domain import lead_schedule as schedule
 from domain.links import lead_link
+from messaging import l10n
 from messaging.default_templates import LEAD_REMINDER
 from messaging.outbox import NewMessage, enqueue_message
 from messaging.template_store import MissingTemplateError, render_template
@@ -30,7 +31,6 @@ from workflows.lead_models import (
     ReminderRequest,
 )
 
-_WEEKDAYS = ("Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So.")
 # A task event written by another feature may carry the event's time instead of the row's creation time
 # (a few microseconds apart): not a newer hold.
 CLOCK_SLACK = timedelta(seconds=1)
@@ -60,7 +60,7 @@ def office_time(moment: datetime, zone: str) -> str:
         local = moment.astimezone(ZoneInfo(zone))
     except ZoneInfoNotFoundError:
         local = moment
-    return f"{_WEEKDAYS[local.weekday()]}, {local:%d.%m.%Y, %H:%M} Uhr"
+    return f"{l10n.weekday_day(local)}, {l10n.clock(local)} Uhr"
 
 
 class LeadActivities:

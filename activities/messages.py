@@ -14,8 +14,9 @@ import mimetypes
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from email.header import decode_header, make_header
+from email.header import Header, decode_header, make_header
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import formataddr, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
@@ -61,13 +62,36 @@ def address_header(value: str) -> str:
     return formataddr((" ".join(_DISPLAY_SPECIALS.sub(" ", decoded).split()), address))
 
 
+class EncodedHeader(str):
+    """A header the email package writes as whole RFC 2047 encoded words, folded between them.
+
+    The default policy folds a long non-ASCII Subject inside its own run of words: right after
+    "Subject:" (a parser then reads a leading space) or between an encoded word and plain text, which
+    decodes with a doubled space ("Kreuzberg  – bitte"). `email.header.Header` folds between whole
+    encoded words, and every parser decodes that to the text as written. EmailPolicy keeps an object
+    with a `name` and a `fold(policy=…)` as it is, so this value is written exactly so.
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> EncodedHeader:
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy: Policy) -> str:
+        charset = "us-ascii" if self.isascii() else "utf-8"
+        encoded = Header(str(self), charset, header_name=self.name).encode(linesep=policy.linesep)
+        return f"{self.name}: {encoded}{policy.linesep}"
+
+
 def build_email(message: Message, data_dir: Path, base_url: str | None = None) -> EmailMessage:
     email = EmailMessage()
     email["From"] = address_header(message.sender)
     email["To"] = address_header(message.recipient)
     if message.reply_to:
         email["Reply-To"] = address_header(message.reply_to)
-    email["Subject"] = message.subject or ""
+    email["Subject"] = EncodedHeader("Subject", message.subject or "")
     domain = message.sender.rsplit("@", 1)[-1].rstrip(">") or "immoflow.local"
     # Stable across retries: a second copy after a lost reply carries the same id.
     email["Message-ID"] = f"<immoflow-{message.id}@{domain}>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -64,11 +65,11 @@ def rule_conditions(rule: AutomationRule) -> list[Condition]:
     return [Condition.model_validate(raw) for raw in rule.conditions]
 
 
-def action_summaries(specs: list[dict[str, Any]]) -> list[str]:
+def action_summaries(specs: list[dict[str, Any]], user_names: Mapping[int, str] | None = None) -> list[str]:
     summaries = []
     for spec in specs:
         try:
-            summaries.append(get_action(str(spec.get("kind"))).describe(dict(spec.get("params") or {})))
+            summaries.append(get_action(str(spec.get("kind"))).describe(dict(spec.get("params") or {}), user_names))
         except KeyError:
             summaries.append(f"Unbekannte Aktion „{spec.get('kind')}“")
     return summaries

@@ -92,7 +92,8 @@ class LeadClock:
         """The workflow's current details line in the Temporal UI."""
         state, config, phase, episode = self.state, self.state.config, self.phase(), self.state.episode
         if state.closed:
-            return f"lead {state.outcome or 'closed'}; {state.reminders_total} reminder(s) sent"
+            sent = state.reminders_total
+            return f"lead {state.outcome or 'closed'}; {sent} reminder{'' if sent == 1 else 's'} sent"
         name = f"phase {phase.name!r}" if phase else f"phase {state.phase_id} (unknown)"
         if episode is None:
             overdue_at = self.overdue_at()

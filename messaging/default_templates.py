@@ -44,7 +44,7 @@ MANAGER_NOTICE = DefaultTemplate(
     subject="Keine Reaktion auf Anfrage zu {{ property.ref }}",
     body="Hallo {{ manager.name }},\n\n"
     "{{ prospect.name }} ({{ prospect.email }}) hat auf die Anfrage zu „{{ property.title }}“ "
-    "nach {{ attempts }} Erinnerung(en) nicht reagiert. Die Automatisierung ist beendet.\n\n"
+    "nach {{ attempts_text }} nicht reagiert. Die Automatisierung ist beendet.\n\n"
     "Anfrage: {{ inquiry_link }}\n",
 )
 
@@ -63,7 +63,10 @@ def followup(attempt: int) -> DefaultTemplate:
         name=f"Anfrage: Nachfassmail Nr. {attempt}",
         subject=f"Erinnerung {attempt}: Ihre Anfrage zu {{{{ property.title }}}}",
         body=_GREETING + opening + "\n\nBitte bestätigen Sie Ihre Anfrage hier:\n\n{{ confirm_link }}\n\n"
-        "Falls Sie kein Interesse mehr haben, ignorieren Sie diese E-Mail einfach.\n",
+        "Falls Sie kein Interesse mehr haben, ignorieren Sie diese E-Mail einfach.\n\n"
+        # Seed 000 "without signature": no personal signature block (title, phone, address), but a
+        # closing line and the sender's name, as any letter has.
+        "Mit freundlichen Grüßen\n{{ manager.name }}\n",
     )
 
 

@@ -6,9 +6,7 @@ data, the cover image and the exposé file or link (seed 002).
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
-from decimal import Decimal
 from email.utils import formataddr
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +22,8 @@ from db.models import Contact, Inquiry, MessageTemplate, Property, User
 from db.session import SessionFactory
 from db.slot_store import time_slot_link, uses_time_slot_link
 from domain.links import LinkSigner
-from messaging import default_templates
+from messaging import default_templates, l10n
+from messaging.mail_layout import render_html
 from messaging.outbox import NewMessage, enqueue_message, header_safe
 from messaging.templating import TemplateRenderError, render_mail
 from messaging.widerruf import material_pdf, render_material, widerruf_applies, write_pdf
@@ -34,21 +33,16 @@ from workflows.inquiry_models import MailRequest
 CONFIRM_PURPOSE = "confirm"
 
 
-def german_number(value: Decimal | float | int, decimals: int = 0) -> str:
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-
-
 def key_facts(prop: Property) -> list[tuple[str, str]]:
     facts: list[tuple[str, str]] = []
     if prop.property_type:
         facts.append(("Objektart", prop.property_type))
     if prop.rooms is not None:
-        facts.append(("Zimmer", german_number(prop.rooms, 1).removesuffix(",0")))
+        facts.append(("Zimmer", l10n.rooms(prop.rooms)))
     if prop.living_area is not None:
-        facts.append(("Wohnfläche", f"{german_number(prop.living_area, 0)} m²"))
+        facts.append(("Wohnfläche", l10n.area(prop.living_area)))
     if prop.price is not None:
-        facts.append(("Preis", f"{german_number(prop.price, 0)} €"))
+        facts.append(("Preis", l10n.money(prop.price)))
     location = " ".join(part for part in (prop.zip_code, prop.city) if part)
     if location:
         facts.append(("Lage", location))
@@ -63,11 +57,14 @@ def key_facts(prop: Property) -> list[tuple[str, str]]:
     return facts
 
 
-def salutation_line(salutation: str | None, last_name: str | None) -> str:
+def salutation_line(salutation: str | None, last_name: str | None, first_name: str | None = None) -> str:
+    """ "Sehr geehrte Frau Wagner," with a salutation; without one the full name ("Guten Tag Fritz Fünfer,"):
+    a bare surname after "Guten Tag" reads like a command."""
     greeting = {"frau": "Sehr geehrte Frau", "herr": "Sehr geehrter Herr"}.get((salutation or "").strip().lower())
     if greeting and last_name:
-        return f"{greeting} {last_name},"
-    return f"Guten Tag {last_name}," if last_name else "Guten Tag,"
+        return f"{greeting} {last_name.strip()},"
+    full_name = " ".join(part.strip() for part in (first_name, last_name) if part and part.strip())
+    return f"Guten Tag {full_name}," if full_name else "Guten Tag,"
 
 
 def mailbox_name(name: str | None, email: str) -> str:
@@ -116,7 +113,7 @@ class InquiryMailComposer:
                 user_id=manager.id if manager and request.kind == "manager_notice" else None,
             )
             if request.kind == "expose" and prop is not None:
-                new.body_html = self._expose_html(body, prop)
+                new.body_html = self._expose_html(body, prop, subject)
                 if prop.expose_file:
                     new.attachments = [{"path": prop.expose_file, "filename": f"Expose-{prop.external_ref}.pdf"}]
             if request.kind == "expose":
@@ -197,7 +194,7 @@ class InquiryMailComposer:
         last = contact.last_name if contact else inquiry.prospect.get("last_name")
         salutation = contact.salutation if contact else inquiry.prospect.get("salutation")
         context: dict[str, Any] = {
-            "salutation_line": salutation_line(salutation, last),
+            "salutation_line": salutation_line(salutation, last, first),
             "prospect": {
                 "name": " ".join(p for p in (first, last) if p),
                 "first_name": first,
@@ -216,6 +213,7 @@ class InquiryMailComposer:
                 "email": manager.email if manager else "",
             },
             "attempts": request.attempt or 0,
+            "attempts_text": l10n.plural(request.attempt or 0, "einer Erinnerung", "{n} Erinnerungen"),
             "inquiry_link": f"{self._settings.public_base_url}/dashboard/inquiries/{inquiry.id}",
             "confirm_link": "",
             "link_valid_until": "",
@@ -225,15 +223,9 @@ class InquiryMailComposer:
             if workflow_id is None:
                 raise ApplicationError("confirmation links belong to a workflow", non_retryable=True)
             context["confirm_link"] = self.confirm_link(workflow_id, request.link_nonce, request.link_valid_until)
-            context["link_valid_until"] = request.link_valid_until.astimezone(self._zone).strftime("%d.%m.%Y %H:%M")
+            context["link_valid_until"] = l10n.day_time(request.link_valid_until, self._zone)
         return context
 
-    def _expose_html(self, body: str, prop: Property) -> str:
-        paragraphs = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in body.split("\n\n"))
-        cover = self.absolute(prop.cover_image_url)
-        image = f'<p><img src="{html.escape(cover)}" alt="{html.escape(prop.title)}" width="480"></p>' if cover else ""
-        rows = "".join(
-            f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
-            for label, value in key_facts(prop)
-        )
-        return f"<html><body>{image}{paragraphs}<table>{rows}</table></body></html>"
+    def _expose_html(self, body: str, prop: Property, subject: str) -> str:
+        """The branded layout with the cover photo on top; the key facts come from the text's "- Label: Wert"."""
+        return render_html(body, subject=subject, cover_url=self.absolute(prop.cover_image_url), cover_alt=prop.title)

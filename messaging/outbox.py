@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from email.header import decode_header, make_header
+from email.headerregistry import Address
+from email.utils import parseaddr
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -13,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.app_settings import load_section
 from db.legal_settings import SECTION, LegalSettings
 from db.models import Message
+from messaging.mail_layout import brand_of, render_html
 from messaging.mail_policy import footer_html, footer_text, mail_class_for
 from settings import Settings, get_settings
 
@@ -22,6 +26,23 @@ UNSUBSCRIBE_PATH = "/unsubscribe/"
 def header_safe(value: str) -> str:
     """Mail headers must never carry line breaks: a name like "x\\r\\nBcc: y" stays one harmless line."""
     return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+
+
+def readable_address(value: str) -> str:
+    """ "Lea Schäfer <lea@example.com>", not "=?utf-8?q?Lea_Sch=C3=A4fer?= <…>": the row is read by people
+    (Gesendete Mails, /dev/mail); the MIME encoding is the sender's job when the mail is built."""
+    name, address = parseaddr(value)
+    if not address or "@" not in address:
+        return value
+    if "=?" in name:
+        try:
+            name = str(make_header(decode_header(name)))
+        except (ValueError, LookupError):
+            return value
+    try:
+        return str(Address(display_name=header_safe(name), addr_spec=address))
+    except (ValueError, IndexError):  # an address the header registry cannot take apart: keep it as given
+        return value
 
 
 class NewMessage(BaseModel):
@@ -53,6 +74,12 @@ async def _with_legal_footer(session: AsyncSession, new: NewMessage, settings: S
     values = new.model_dump()
     if new.channel != "email":
         return values
+    settings = settings or get_settings()
+    identity = (await load_section(session, SECTION, LegalSettings)).identity
+    if values["body_html"] is None:
+        # Built once, stored with the row: a retry sends the bytes the office saw under "Gesendete Mails".
+        brand = brand_of(identity, settings.public_base_url)
+        values["body_html"] = render_html(new.body_text, brand=brand, subject=header_safe(new.subject or ""))
     mail_class = new.mail_class or mail_class_for(
         new.template_key,
         to_contact=new.contact_id is not None or new.inquiry_id is not None,
@@ -60,16 +87,14 @@ async def _with_legal_footer(session: AsyncSession, new: NewMessage, settings: S
     )
     if mail_class is None:
         return values
-    settings = settings or get_settings()
-    identity = (await load_section(session, SECTION, LegalSettings)).identity
     token = secrets.token_urlsafe(24)
     link = unsubscribe_url(settings, token)
     values["mail_class"] = str(mail_class)
     values["unsubscribe_token"] = token
     values["body_text"] = new.body_text.rstrip("\n") + "\n" + footer_text(identity, settings.public_base_url, link)
-    if new.body_html:
+    if values["body_html"]:
         footer = footer_html(identity, settings.public_base_url, link)
-        body = new.body_html
+        body = values["body_html"]
         values["body_html"] = body.replace("</body>", footer + "</body>", 1) if "</body>" in body else body + footer
     return values
 
@@ -85,6 +110,10 @@ async def enqueue_message(session: AsyncSession, new: NewMessage, settings: Sett
     for header in ("sender", "recipient", "reply_to", "subject"):
         if values[header] is not None:
             values[header] = header_safe(values[header])
+    if new.channel == "email":
+        for header in ("sender", "recipient", "reply_to"):
+            if values[header]:
+                values[header] = readable_address(values[header])
     message = Message(**values)
     try:
         async with session.begin_nested():

@@ -23,7 +23,7 @@ from db.models import Appointment, Contact, MessageTemplate, Property, SlotPropo
 from db.session import SessionFactory
 from db.slot_store import slot_link
 from domain.slot_routing import Delivery, Target
-from messaging import default_templates
+from messaging import default_templates, l10n
 from messaging.ics import CalendarEvent, calendar
 from messaging.inquiry_mail import key_facts, mailbox_name, salutation_line
 from messaging.outbox import NewMessage, enqueue_message
@@ -32,18 +32,35 @@ from messaging.templating import TemplateRenderError, render_mail
 from settings import Settings
 from workflows.slot_models import SlotMailRequest
 
-WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
-
 
 def slot_text(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> str:
-    """Like "Di, 01.12.2026, 10:00–11:00 Uhr", in the office's time zone."""
-    start, end = starts_at.astimezone(zone), ends_at.astimezone(zone)
-    return f"{WEEKDAYS[start.weekday()]}, {start:%d.%m.%Y}, {start:%H:%M}–{end:%H:%M} Uhr"
+    """Like "Di., 01.12.2026, 10:00–11:00 Uhr", in the office's time zone."""
+    return l10n.time_range(starts_at, ends_at, zone)
 
 
 def property_address(prop: Property) -> str:
     place = " ".join(part for part in (prop.zip_code, prop.city) if part)
     return ", ".join(part for part in (prop.street, place) if part)
+
+
+def prospect_summary(data: SlotData) -> str:
+    """The title in the prospect's calendar, from their side: what and where, not the office's "W-1001: name"."""
+    if data.prop is None:
+        return f"Termin mit {data.agent.name}" if data.agent else "Termin"
+    return ", ".join(part for part in (f"Besichtigung {data.prop.title}", data.prop.street) if part)
+
+
+def prospect_description(data: SlotData) -> str:
+    """What the prospect needs at the door: the property, its address and whom to call."""
+    lines: list[str] = []
+    if data.prop is not None:
+        lines.append(f"Besichtigung: {data.prop.title} ({data.prop.external_ref})")
+        address = property_address(data.prop)
+        if address:
+            lines.append(f"Adresse: {address}")
+    if data.agent is not None:
+        lines.append(f"Ihr Ansprechpartner: {data.agent.name} ({data.agent.email})")
+    return "\n".join(lines)
 
 
 @dataclass
@@ -85,7 +102,7 @@ class SlotMailComposer:
         contact, prop, agent = data.contact, data.prop, data.agent
         return {
             "request_id": data.request.id,
-            "salutation_line": salutation_line(contact.salutation, contact.last_name),
+            "salutation_line": salutation_line(contact.salutation, contact.last_name, contact.first_name),
             "prospect": {
                 "name": contact.display_name,
                 "first_name": contact.first_name,
@@ -103,7 +120,7 @@ class SlotMailComposer:
             "agent": {"name": agent.name if agent else "Ihr Immobilienteam", "email": agent.email if agent else ""},
             "recipient": {"name": "Team"},
             "time_slot_link": slot_link(self._settings, data.request),
-            "link_valid_until": data.request.expires_at.astimezone(self.zone).strftime("%d.%m.%Y %H:%M"),
+            "link_valid_until": l10n.day_time(data.request.expires_at, self.zone),
             "slots": [slot_text(p.starts_at, p.ends_at, self.zone) for p in data.proposals],
             "comment": data.request.comment or "",
             "fallback_note": "",
@@ -263,8 +280,8 @@ class SlotMailComposer:
             starts_at=appointment.starts_at,
             ends_at=appointment.ends_at,
             created_at=appointment.created_at,
-            summary=appointment.title,
-            description=body,
+            summary=prospect_summary(data),
+            description=prospect_description(data),
             location=property_address(data.prop) if data.prop else "",
             organizer_name=data.agent.name if data.agent else "",
             organizer_email=data.agent.email if data.agent else "",

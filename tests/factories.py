@@ -34,7 +34,7 @@ async def office(sessions: SessionFactory) -> dict[str, Any]:
             price=Decimal("1250"),
             zip_code="10115",
             city="Berlin",
-            cover_image_url="/static/demo/w-1001.svg",
+            cover_image_url="/static/demo/w-1001.jpg",
             expose_url="https://example.com/expose/W-1001.pdf",
         )
         inactive = Property(external_ref="W-1002", title="Verkauft", marketing_status="sold", manager_user_id=agent.id)

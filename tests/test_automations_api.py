@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from automations.rules import ensure_builtin_rules
 from db.base import utcnow
-from db.models import AutomationRule, AutomationRun, RunOutcome
+from db.models import AutomationRule, AutomationRun, RunOutcome, User
 from db.session import SessionFactory
 from settings import Settings
 from tests import factories
@@ -184,3 +184,24 @@ async def test_form_creates_and_edits_a_rule(api: httpx.AsyncClient, sessions: S
     missing = await api.post("/automations/new", data={"name": "", "trigger": "note.created"})
     assert missing.status_code == 422
     assert "mindestens eine Aktion wählen" in missing.text
+
+
+async def test_summaries_name_the_chosen_user(api: httpx.AsyncClient, sessions: SessionFactory) -> None:
+    async with sessions() as session:
+        user_id, name = (await session.execute(select(User.id, User.name).order_by(User.id).limit(1))).one()
+    rule = {
+        **RULE,
+        "actions": [
+            {
+                "kind": "send_email",
+                "params": {"template_key": "automation.first_email", "to": "user", "user_id": user_id},
+            },
+            {"kind": "create_task", "params": {"title": "Anrufen", "assignee": "user", "user_id": user_id}},
+        ],
+    }
+    created = await api.post("/api/automations", json=rule)
+    assert created.status_code == 201, created.text
+    summary = created.json()["summary"]
+    assert summary == [f"E-Mail „automation.first_email“ an {name}", f"Aufgabe „Anrufen“ für {name}"]
+    listed = next(r for r in (await api.get("/api/automations")).json() if r["id"] == created.json()["id"])
+    assert listed["summary"] == summary and not any("Benutzer #" in line for line in summary)

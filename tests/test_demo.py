@@ -70,7 +70,7 @@ async def test_demo_office_shape(sessions: SessionFactory) -> None:
         assert w1001.manager_user_id == anna.id
         assert w1001.rooms and w1001.living_area and w1001.price and w1001.city and w1001.key_data
         assert w1001.expose_url
-        assert w1001.cover_image_url == "/static/demo/w-1001.svg"
+        assert w1001.cover_image_url == "/static/demo/w-1001.jpg"
         assert (STATIC_DIR / w1001.cover_image_url.removeprefix("/static/")).is_file()
 
         first_person = await session.scalar(

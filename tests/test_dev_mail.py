@@ -103,7 +103,8 @@ async def test_detail_shows_headers_text_sandboxed_html_and_attachments(
     page = detail.text
     assert "Ihr Exposé W-1001" in page
     assert "Bernd Bekannt &lt;bekannt@example.com&gt;" in page  # headers, escaped
-    assert "Ihr Link: http://localhost:8000/confirm/abc" in page
+    # Links in the text part are links, as a mail client shows them.
+    assert 'Ihr Link: <a href="http://localhost:8000/confirm/abc"' in page
     assert "&lt;b&gt;kein HTML&lt;/b&gt;" in page  # the text part stays text
     # The HTML part appears escaped on the page (as source) and raw only in a sandboxed frame whose own
     # policy forbids scripts: `sandbox` without allow-scripts, default-src 'none'.
@@ -151,9 +152,13 @@ async def test_layout_and_static_files(tmp_path: Path, make_client: MakeClient) 
     async with await make_client(_settings(tmp_path)) as client:
         page = (await client.get("/dev/mail")).text
         css = await client.get("/static/app.css")
-        cover = await client.get("/static/demo/w-1001.svg")
+        cover = await client.get("/static/demo/w-1001.jpg")
+        icon = await client.get("/favicon.ico")
     assert '<html lang="de">' in page
     assert 'href="/static/app.css"' in page
     assert 'href="/dev/mail" aria-current="page"' in page  # the nav marks where we are
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
-    assert cover.status_code == 200 and cover.headers["content-type"].startswith("image/svg+xml")
+    assert cover.status_code == 200 and cover.headers["content-type"] == "image/jpeg"
+    # Every page asks for an icon: no 404 in the log for each one.
+    assert icon.status_code == 200 and icon.content.startswith(b"\x00\x00\x01\x00")  # an ICO file
+    assert 'rel="icon" href="/static/favicon.svg"' in page

@@ -193,7 +193,7 @@ def test_dev_stack_runs_green_and_stops_without_leftovers(start_stack: StartStac
     listing = httpx.get(f"{stack.base}/dev/mail", timeout=10)
     assert listing.status_code == 200
     assert "Sink-Probe 4711" in listing.text
-    assert httpx.get(f"{stack.base}/static/demo/w-1001.svg", timeout=10).status_code == 200
+    assert httpx.get(f"{stack.base}/static/demo/w-1001.jpg", timeout=10).status_code == 200
     assert httpx.get(f"http://127.0.0.1:{stack.ui}/", timeout=10).status_code == 200
     output = stack.output()
     assert f"http://localhost:{stack.web}/dev/mail" in output

@@ -97,7 +97,7 @@ async def test_known_prospect_gets_expose_at_once(harness: InquiryHarness, smtp_
     assert "Anna Agent" in str(mail.message["From"]) and "anna@office.example" in str(mail.message["From"])
     assert "Wohnfläche: 78 m²" in mail.text and "Preis: 1.250 €" in mail.text
     html = mail.message.get_body(preferencelist=("html",))
-    assert html is not None and "/static/demo/w-1001.svg" in str(html.get_content())
+    assert html is not None and "/static/demo/w-1001.jpg" in str(html.get_content())
 
 
 async def test_unknown_prospect_confirms_then_address_and_expose(harness: InquiryHarness, smtp_sink: SmtpSink) -> None:
@@ -190,7 +190,9 @@ async def test_followups_then_expiry_with_final_notice(
     assert len(await harness.tasks(inquiry.id)) == tasks
     assert len(smtp_sink.received) == 4 + notice_mails
     reminder = next(m for m in smtp_sink.received if "Erinnerung 1" in m.subject)
-    assert "Anna Agent" in str(reminder.message["From"]) and "Mit freundlichen" not in reminder.text  # no signature
+    assert "Anna Agent" in str(reminder.message["From"])
+    # Seed 000 "without signature": a closing line and the sender's name, no personal signature block.
+    assert reminder.text.rstrip().endswith("Mit freundlichen Grüßen\r\nAnna Agent"), reminder.text
 
 
 async def test_old_stop_activity_does_not_stop(harness: InquiryHarness, workflow_env: WorkflowEnvironment) -> None:

@@ -88,3 +88,14 @@ def test_configure_logging_picks_the_format() -> None:
     finally:
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+
+
+def test_uvicorn_routine_lines_are_not_logged_as_errors() -> None:
+    from starter.ops.logs import UvicornNameFilter
+
+    def record(level: int) -> logging.LogRecord:
+        return logging.LogRecord("uvicorn.error", level, __file__, 1, "Application startup complete.", None, None)
+
+    routine, failure = record(logging.INFO), record(logging.ERROR)
+    assert UvicornNameFilter().filter(routine) and UvicornNameFilter().filter(failure)
+    assert (routine.name, failure.name) == ("uvicorn", "uvicorn.error")

@@ -97,3 +97,41 @@ def test_upgrade_is_idempotent(fresh_url: str, inspector_engine: Engine) -> None
     with inspector_engine.connect() as connection:
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     assert len(versions) == 1
+
+
+def test_ui_revision_updates_shipped_mail_texts_and_keeps_edited_ones(fresh_url: str, inspector_engine: Engine) -> None:
+    """Revision `ui`: reminders still as shipped get their closing line, the notice its German plural."""
+    old_reminder = "{{ salutation_line }}\n\nBitte bestätigen:\n\n{{ confirm_link }}\n\n" + (
+        "Falls Sie kein Interesse mehr haben, ignorieren Sie diese E-Mail einfach.\n"
+    )
+    edited = "Hallo,\n\nunser eigener Text.\n\nIhr Team\n"
+    notice = "{{ prospect.name }} hat nach {{ attempts }} Erinnerung(en) nicht reagiert.\n"
+    upgrade_sync(fresh_url, "0003_automations")
+    with inspector_engine.begin() as connection:
+        for key, body in (
+            ("inquiry.followup.1", old_reminder),
+            ("inquiry.followup.2", edited),
+            ("inquiry.manager_notice", notice),
+        ):
+            connection.execute(
+                text("INSERT INTO message_templates (key, name, subject, body) VALUES (:key, :key, 'S', :body)"),
+                {"key": key, "body": body},
+            )
+
+    def bodies() -> dict[str, str]:
+        with inspector_engine.connect() as connection:
+            rows = connection.execute(text("SELECT key, body FROM message_templates")).all()
+        return {key: body for key, body in rows}
+
+    upgrade_sync(fresh_url, "ui")
+    after = bodies()
+    assert after["inquiry.followup.1"] == old_reminder + "\nMit freundlichen Grüßen\n{{ manager.name }}\n"
+    assert after["inquiry.followup.2"] == edited  # the office's own text stays
+    assert after["inquiry.manager_notice"] == "{{ prospect.name }} hat nach {{ attempts_text }} nicht reagiert.\n"
+
+    downgrade_sync(fresh_url, "0003_automations")
+    assert bodies() == {
+        "inquiry.followup.1": old_reminder,
+        "inquiry.followup.2": edited,
+        "inquiry.manager_notice": notice,
+    }

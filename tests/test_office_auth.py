@@ -302,3 +302,14 @@ def test_the_cli_sends_the_intake_token(monkeypatch: pytest.MonkeyPatch) -> None
     cli_inquiry._post(None, "/api/inquiries/openimmo", headers={"Content-Type": "application/xml"})
     assert sent["url"] == "http://office.example/api/inquiries/openimmo"
     assert sent["headers"] == {"Content-Type": "application/xml", "Authorization": "Bearer portal-secret"}
+
+
+async def test_dev_pages_show_who_is_signed_in(settings: Settings, user: User) -> None:
+    """/dev/mail and /dev/sms are public in development, but sit in the office menu: same header there."""
+    async with app_client(settings, auth=None) as http:
+        anonymous = await http.get("/dev/mail")
+        assert anonymous.status_code == 200 and "Angemeldet als" not in anonymous.text
+        await login(http, EMAIL, PASSWORD)
+        for path in ("/dev/mail", "/dev/sms"):
+            page = await http.get(path)
+            assert page.status_code == 200 and "Angemeldet als Anna Agent" in page.text, path

@@ -174,7 +174,7 @@ async def test_preview_shows_reason_addresses_property_mails_timeline_and_tempor
     assert "Dublette: vorhandene Adresse" in html and f"#{twin.id}" in html
     assert "Keine Dublette – fortsetzen" in html and "Automatisierung beenden" in html
     assert "Bestätigungsmail erneut senden" not in html  # only while waiting for the confirmation
-    assert '<img class="cover" src="/static/demo/w-1001.svg"' in html
+    assert '<img class="cover" src="/static/demo/w-1001.jpg"' in html
     assert "Wohnfläche" in html and "1.250 €" in html  # key facts as in the exposé
     assert "Ihre Anfrage &lt;bitte bestätigen&gt;" in html
     assert "Anfrage geprüft" in html and "Dublette gefunden" in html

@@ -65,7 +65,8 @@ async def test_ops_filter_inquiries_by_status_and_property(
         assert await description.static_summary() == "Inquiry W-1001 from immoscout24"
         # What the UI shows as "current details": the step and when the next one is due.
         metadata = await handle.query("__temporal_workflow_metadata")
-        assert "Warte auf Bestätigung; Erinnerung 1 fällig" in str(metadata)
+        # One language for ops texts: English, like the summary and the activity summaries.
+        assert "waiting_for_confirmation; reminder 1 due " in str(metadata)
         # Nothing personal in what ops can see without opening the history.
         attributes = {key.name: value for key, value in description.typed_search_attributes}
         visible = str(attributes) + str(await description.static_details()) + str(metadata)

@@ -21,11 +21,14 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from messaging import l10n
+from messaging.mail_layout import OfficeBrand, brand_of, office_brand
+from messaging.outbox import readable_address
 from settings import Settings, get_settings
 from web.flash import pop_flashes
 from web.security.auth import current_user
 from web.security.csrf import csrf_field, csrf_token
-from web.texts import t
+from web.texts import t, tn
 
 WEB_DIR = Path(__file__).parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -69,6 +72,11 @@ def problem_page(request: Request, title: str, message: str, status_code: int) -
     return templates.TemplateResponse(request, "office/problem.html", context, status_code=status_code)
 
 
+def _office(request: Request, settings: Settings) -> OfficeBrand:
+    identity = getattr(request.state, "office", None)
+    return brand_of(identity) if identity is not None else office_brand(settings)
+
+
 def request_settings(request: Request) -> Settings:
     """The app's settings (tests build apps with their own); the global ones before the lifespan ran."""
     services = getattr(request.app.state, "services", None)
@@ -80,19 +88,34 @@ def format_datetime(value: datetime | date | None, time_zone: str | None = None)
     if value is None:
         return ""
     if not isinstance(value, datetime):
-        return value.strftime("%d.%m.%Y")
-    if value.tzinfo is not None:
-        value = value.astimezone(ZoneInfo(time_zone or get_settings().time_zone))
-    return value.strftime("%d.%m.%Y %H:%M")
+        return l10n.day(value)
+    return l10n.day_time(value, ZoneInfo(time_zone or get_settings().time_zone))
 
 
 def format_short_datetime(value: datetime | None, time_zone: str | None = None) -> str:
     """25.11. 09:00 in the office's time zone: the dashboard's "next step" column."""
     if value is None:
         return ""
-    if value.tzinfo is not None:
-        value = value.astimezone(ZoneInfo(time_zone or get_settings().time_zone))
-    return value.strftime("%d.%m. %H:%M")
+    return l10n.short_day_time(value, ZoneInfo(time_zone or get_settings().time_zone))
+
+
+def format_weekday_datetime(value: datetime | None, time_zone: str | None = None) -> str:
+    """Di., 01.12.2026 10:00: appointments, where people think in weekdays."""
+    if value is None:
+        return ""
+    zone = ZoneInfo(time_zone or get_settings().time_zone)
+    return f"{l10n.weekday_day(value, zone)} {l10n.clock(value, zone)}"
+
+
+def format_period(duration: Any, none: str = "keine") -> str:
+    """A {value, unit} duration (sales phases, reminder intervals) as "2 Tage"; NONE when there is none."""
+    if duration is None:
+        return none
+    return l10n.period(int(duration.value), str(duration.unit))
+
+
+def format_time_range(starts_at: datetime, ends_at: datetime, time_zone: str | None = None) -> str:
+    return l10n.time_range(starts_at, ends_at, ZoneInfo(time_zone or get_settings().time_zone))
 
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
@@ -131,8 +154,9 @@ def _layout_context(request: Request) -> dict[str, Any]:
         "csrf_field": partial(csrf_field, request),
         "flashes": partial(pop_flashes, request),
         "current_user": user,
-        # The office's identity on prospect pages (loaded by web.pages.legal for public paths).
-        "office": getattr(request.state, "office", None),
+        # Who the pages speak for: the office's legal identity on prospect pages (loaded by web.pages.legal),
+        # else the sender's name.
+        "office": _office(request, settings),
     }
 
 
@@ -146,6 +170,15 @@ environment = jinja2.Environment(
 environment.filters["datetime"] = format_datetime
 environment.filters["short_datetime"] = format_short_datetime
 environment.filters["linkify"] = linkify
+environment.filters["weekday_datetime"] = format_weekday_datetime
+environment.filters["period"] = format_period
+# Rows written before addresses were stored readable hold "=?utf-8?q?Lea_Sch=C3=A4fer?= <…>": decode on display.
+environment.filters["address"] = readable_address
+environment.filters["number"] = l10n.number
+environment.filters["money"] = l10n.money
 environment.globals["t"] = t
+environment.globals["tn"] = tn
+environment.globals["plural"] = l10n.plural
+environment.globals["time_range"] = format_time_range
 
 templates = Jinja2Templates(env=environment, context_processors=[_layout_context])

@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from babel import Locale
+
+from messaging import l10n
 from web.texts_team import TEAM_DE
 
 log = logging.getLogger(__name__)
@@ -104,7 +107,9 @@ _DE: dict[str, str] = {
     "dashboard.next_step": "{step} am {at}",
     "dashboard.empty": "Keine Anfragen gefunden.",
     "dashboard.empty_hint": "Neue Portalanfragen erscheinen hier, sobald sie eingehen.",
-    "dashboard.page": "Seite {page} von {pages} · {total} Anfragen",
+    "dashboard.page": "Seite {page} von {pages} · {total}",
+    "dashboard.total.one": "{n} Anfrage",
+    "dashboard.total.other": "{n} Anfragen",
     "dashboard.previous": "← Zurück",
     "dashboard.next": "Weiter →",
     "dashboard.as_of": "Stand {at}",
@@ -251,14 +256,14 @@ _DE: dict[str, str] = {
     "validation.required": "Bitte ausfüllen.",
     "validation.choice": "Bitte eine der angebotenen Möglichkeiten wählen.",
     "validation.too_long": "Zu lang.",
-    "duration.day": "{n} Tag",
-    "duration.days": "{n} Tage",
-    "duration.hour": "{n} Stunde",
-    "duration.hours": "{n} Stunden",
-    "duration.minute": "{n} Minute",
-    "duration.minutes": "{n} Minuten",
-    "duration.second": "{n} Sekunde",
-    "duration.seconds": "{n} Sekunden",
+    "duration.day.one": "{n} Tag",
+    "duration.day.other": "{n} Tage",
+    "duration.hour.one": "{n} Stunde",
+    "duration.hour.other": "{n} Stunden",
+    "duration.minute.one": "{n} Minute",
+    "duration.minute.other": "{n} Minuten",
+    "duration.second.one": "{n} Sekunde",
+    "duration.second.other": "{n} Sekunden",
     "duration.zero": "0 Sekunden",
     # templates
     "templates.title": "Mailvorlagen",
@@ -299,6 +304,13 @@ def t(key: str, language: str = DEFAULT_LANGUAGE, /, **params: Any) -> str:
         log.warning("missing UI text %r", key)
         return key
     return text.format(**params) if params else text
+
+
+def tn(key: str, count: int, language: str = DEFAULT_LANGUAGE, /, **params: Any) -> str:
+    """The plural form of KEY for COUNT (KEY.one / KEY.other, by the language's CLDR rule), {n} the number."""
+    locale = l10n.LOCALE if language == DEFAULT_LANGUAGE else Locale.parse(language)
+    form = "one" if locale.plural_form(count) == "one" else "other"
+    return t(f"{key}.{form}", language, **{"n": l10n.number(count), **params})
 
 
 def has_text(key: str, language: str = DEFAULT_LANGUAGE) -> bool:

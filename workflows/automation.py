@@ -54,13 +54,13 @@ class AutomationRunWorkflow:
         )
         self._run_id = plan.run_id
         if plan.already_finished:
-            workflow.set_current_details(f"Lauf #{plan.run_id} war bereits beendet ({plan.outcome})")
+            workflow.set_current_details(f"run #{plan.run_id} had already ended ({plan.outcome})")
             return RunResult(run_id=plan.run_id, outcome=plan.outcome or "succeeded")
         total = len(plan.action_kinds)
         for index, kind in enumerate(plan.action_kinds):
             label = plan.action_labels[index] if index < len(plan.action_labels) else kind
-            position = f"Aktion {index + 1}/{total} ({label})"
-            workflow.set_current_details(f"Lauf #{plan.run_id}: {position}")
+            position = f"Aktion {index + 1}/{total} ({label})"  # the office reads it in the run's error
+            workflow.set_current_details(f"run #{plan.run_id}: action {index + 1}/{total} ({kind})")
             try:
                 await self._action(index, kind)
             except ActivityError as err:
@@ -90,6 +90,6 @@ class AutomationRunWorkflow:
             retry_policy=DB_RETRY,
             summary=f"record run {outcome}",
         )
-        state = "erfolgreich" if outcome == "succeeded" else f"fehlgeschlagen: {error}"
-        workflow.set_current_details(f"Lauf #{self._run_id} {state}")
+        state = "succeeded" if outcome == "succeeded" else f"failed: {error}"
+        workflow.set_current_details(f"run #{self._run_id} {state}")
         return RunResult(run_id=self._run_id, outcome=outcome, error=error)

@@ -37,6 +37,7 @@ class BirthdayScanWorkflow:
             summary="find today's birthdays",
         )
         workflow.set_current_details(
-            f"{result.day:%d.%m.%Y}: {result.new_events} Geburtstag(e) gemeldet, {result.already_greeted} bereits"
+            f"{result.day:%Y-%m-%d}: {result.new_events} new birthday event{'' if result.new_events == 1 else 's'}, "
+            f"{result.already_greeted} already greeted"
         )
         return result

@@ -169,9 +169,10 @@ class InquiryBase:
         self._state, self._reason = state, reason
         self._next_step, self._next_step_at = next_step, next_step_at
         workflow.upsert_search_attributes([INQUIRY_STATUS.value_set(state.value)])
-        details = title
+        # Ops texts (Temporal UI) are English throughout; TITLE is the dashboard's German wording.
+        details = state.value
         if next_step and next_step_at:
-            details += f"; {next_step} fällig {next_step_at:%d.%m. %H:%M} UTC"
+            details += f"; {ops_step(next_step)} due {next_step_at:%Y-%m-%d %H:%M} UTC"
         workflow.set_current_details(details + (f" — {reason}" if reason else ""))
 
     async def _notify_followers(self) -> None:
@@ -194,3 +195,13 @@ class InquiryBase:
             contact_id=self._contact_id,
             duplicate_contact_id=self._duplicate_contact_id,
         )
+
+
+_OPS_STEPS = {"Hinweis an Objektbetreuer": "notice to the property manager", "Ablauf": "expiry"}
+
+
+def ops_step(next_step: str) -> str:
+    """The dashboard's German step name ("Erinnerung 2") as the Temporal UI's English ("reminder 2")."""
+    if next_step.startswith("Erinnerung "):
+        return "reminder " + next_step.removeprefix("Erinnerung ")
+    return _OPS_STEPS.get(next_step, next_step)

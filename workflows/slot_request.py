@@ -206,7 +206,8 @@ class TimeSlotRequestWorkflow:
         record = StatusRecord(request_id=self._request_id, state=state, reason=reason, deliveries=deliveries)
         await self._db(SlotRequestActivities.record_slot_status, record, f"status {state.value}")
         self._state, self._reason = state, reason
-        details = title + (f"; Link gültig bis {until:%d.%m. %H:%M} UTC" if until else "")
+        # Ops texts (Temporal UI) are English; TITLE is kept for the office's wording in the code above.
+        details = state.value + (f"; link valid until {until:%Y-%m-%d %H:%M} UTC" if until else "")
         workflow.set_current_details(details + (f" — {reason}" if reason else ""))
 
     def snapshot(self) -> SlotSnapshot:

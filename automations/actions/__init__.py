@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -38,6 +39,10 @@ class FormField:
     help: str = ""
 
 
+# Settings that name a user; their summaries say "Benutzer #<id>" when no names are at hand.
+USER_FIELDS = ("user_id", "owner_user_id")
+
+
 class Action(ABC, Generic[P]):
     kind: ClassVar[str]
     label: ClassVar[str]
@@ -55,11 +60,18 @@ class Action(ABC, Generic[P]):
     def parse(self, raw: dict[str, Any]) -> P:
         return self.params_model.model_validate(raw)
 
-    def describe(self, raw: dict[str, Any]) -> str:
+    def describe(self, raw: dict[str, Any], user_names: Mapping[int, str] | None = None) -> str:
+        """The summary; with USER_NAMES, a chosen user reads as their name instead of "Benutzer #2"."""
         try:
-            return self.summary(self.parse(raw))
+            params = self.parse(raw)
         except ValueError:
             return f"{self.label} (ungültige Einstellungen)"
+        text = self.summary(params)
+        for field in USER_FIELDS:
+            user_id = getattr(params, field, None)
+            if user_names and isinstance(user_id, int) and user_id in user_names:
+                text = text.replace(f"Benutzer #{user_id}", user_names[user_id])
+        return text
 
     async def execute(self, ctx: ActionContext, raw: dict[str, Any]) -> ActionOutcome:
         return await self.run(ctx, self.parse(raw))

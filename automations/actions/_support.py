@@ -164,7 +164,7 @@ class ActionContext:
         }
         contact = await self._optional(Contact, "contact_id")
         if contact is not None:
-            context["salutation_line"] = salutation_line(contact.salutation, contact.last_name)
+            context["salutation_line"] = salutation_line(contact.salutation, contact.last_name, contact.first_name)
             context["contact"] = {
                 "name": contact.display_name,
                 "salutation": contact.salutation or "",

@@ -45,21 +45,21 @@ class CreateContact(Action[CreateContactParams]):
 
     async def run(self, ctx: ActionContext, params: CreateContactParams) -> ActionOutcome:
         # A retry after a lost reply finds the contact this run made (the source names rule and event).
-        mine = await ctx.session.scalar(select(Contact.id).where(Contact.source == ctx.source))
+        mine = await ctx.session.scalar(select(Contact).where(Contact.source == ctx.source))
         if mine is not None:
-            return ActionOutcome(detail=f"Kontakt #{mine} angelegt")
+            return ActionOutcome(detail=f"Kontakt „{mine.display_name}“ angelegt")
         inquiry_id = ctx.fact_id("inquiry_id", "keine Anfrage, aus der ein Kontakt entstehen könnte")
         inquiry = await ctx.session.get(Inquiry, inquiry_id)
         if inquiry is None:
             raise ActionError(f"Anfrage #{inquiry_id} existiert nicht")
         known = await ctx.session.scalar(
-            select(Contact.id)
+            select(Contact)
             .where(Contact.email == inquiry.email.lower(), Contact.status != ContactStatus.ARCHIVED)
             .order_by(Contact.id)
             .limit(1)
         )
         if known is not None:
-            return ActionOutcome(detail=f"Nichts angelegt: Kontakt #{known} hat dieselbe E-Mail-Adresse")
+            return ActionOutcome(detail=f"Nichts angelegt: „{known.display_name}“ hat dieselbe E-Mail-Adresse")
         try:
             address = ProspectAddress.model_validate(
                 {**inquiry.prospect, "email": inquiry.email, "newsletter": params.newsletter}
@@ -69,16 +69,17 @@ class CreateContact(Action[CreateContactParams]):
             raise ActionError(f"Anfrage #{inquiry.id}: Angaben unvollständig oder ungültig ({fields})") from exc
         owner = None
         if params.owner != "none":
-            owner = (await ctx.user(params.owner, params.owner_user_id)).id
+            owner = await ctx.user(params.owner, params.owner_user_id)
         contact = await create_contact(
             ctx.session,
             address,
             source=ctx.source,
-            owner_user_id=owner,
+            owner_user_id=owner.id if owner else None,
             status=params.status,
             event_depth=ctx.next_depth,
         )
-        return ActionOutcome(detail=f"Kontakt #{contact.id} angelegt (Betreuer: Benutzer #{owner})")
+        looked_after = f"Betreuer: {owner.name}" if owner else "ohne Betreuer"
+        return ActionOutcome(detail=f"Kontakt „{contact.display_name}“ angelegt ({looked_after})")
 
 
 ACTION = CreateContact()

@@ -62,7 +62,7 @@ class CreateTask(Action[CreateTaskParams]):
             inquiry_id=facts.get("inquiry_id"),
             due_at=utcnow() + timedelta(days=params.due_in_days) if params.due_in_days is not None else None,
         )
-        return ActionOutcome(detail=f"Aufgabe #{task.id} für Benutzer #{assignee.id}")
+        return ActionOutcome(detail=f"Aufgabe „{task.title}“ für {assignee.name}")
 
 
 ACTION = CreateTask()

@@ -65,7 +65,7 @@ class UpdateContact(Action[UpdateContactParams]):
             contact.owner_user_id = None
         elif params.owner != "keep":
             contact.owner_user_id = (await ctx.user(params.owner, params.owner_user_id)).id
-        return ActionOutcome(detail=f"Kontakt #{contact.id} geändert: {self.summary(params)}")
+        return ActionOutcome(detail=f"Kontakt „{contact.display_name}“ geändert: {self.summary(params)}")
 
 
 ACTION = UpdateContact()

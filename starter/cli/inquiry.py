@@ -154,7 +154,9 @@ def _report(response: httpx.Response) -> None:
         typer.echo(f"  workflow: {body['workflow_id']}")
         if body.get("workflow_started") is None and not body.get("duplicate"):
             typer.echo("  workflow start deferred: Temporal unreachable, the dispatcher will start it")
-        typer.echo(f"  details:  {body['url']}")
+        # The office page, not the JSON API: a browser opens it with the agent's login (the API answers 401).
+        page = response.request.url.copy_with(path=f"/dashboard/inquiries/{body['id']}", query=None, fragment=None)
+        typer.echo(f"  open:     {page}")
         return
     detail = body.get("detail", response.text[:300])
     quarantine = f" (quarantine #{body['quarantine_id']})" if body.get("quarantine_id") else ""

@@ -66,6 +66,17 @@ class TemporalContextFilter(logging.Filter):
         return True
 
 
+class UvicornNameFilter(logging.Filter):
+    """uvicorn writes its routine lines ("Started server process", "Application startup complete") to the
+    logger "uvicorn.error"; under that name a healthy start reads like a failure, so they appear as
+    "uvicorn". Warnings and errors keep the original name."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.error" and record.levelno < logging.WARNING:
+            record.name = "uvicorn"
+        return True
+
+
 # Prospect links carry their signed token in the path; whoever reads the access log must not be able to
 # open a prospect's form with it. Redacted in every record, whichever logger (uvicorn.access above all) wrote it.
 _SECRET_PATH = re.compile(r"/(confirm|slots)/[^/?#\s\"']+")
@@ -134,6 +145,7 @@ def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     # On the handler, not a logger: handler filters see records propagated from every child logger.
     handler.addFilter(TemporalContextFilter())
+    handler.addFilter(UvicornNameFilter())
     handler.addFilter(RedactSecretsFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

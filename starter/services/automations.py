@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from automations.rules import action_summaries, apply_definition, check_definition, rule_conditions
 from automations.triggers import triggers
 from db.base import utcnow
-from db.models import AutomationRule, AutomationRun
+from db.models import AutomationRule, AutomationRun, Contact, Inquiry, Lead, Property, User
 from settings import Settings
 from workflows.automation_models import Condition, ConditionOp, RuleDefinition
 
@@ -52,12 +53,17 @@ def condition_text(trigger: str, condition: Condition) -> str:
     return f"{fact.label if fact else condition.field} {OP_LABELS[condition.op]} „{shown}“"
 
 
-def view(rule: AutomationRule, last_run: AutomationRun | None = None, run_count: int = 0) -> RuleView:
+def view(
+    rule: AutomationRule,
+    last_run: AutomationRun | None = None,
+    run_count: int = 0,
+    user_names: dict[int, str] | None = None,
+) -> RuleView:
     return RuleView(
         rule=rule,
         trigger_label=trigger_label(rule.trigger),
         conditions=[condition_text(rule.trigger, c) for c in rule_conditions(rule)],
-        actions=action_summaries(rule.actions),
+        actions=action_summaries(rule.actions, user_names),
         last_run=last_run,
         run_count=run_count,
     )
@@ -77,7 +83,13 @@ async def list_rules(session: AsyncSession) -> list[RuleView]:
     }
     per_rule = await session.execute(select(AutomationRun.rule_id, func.count()).group_by(AutomationRun.rule_id))
     counts: dict[int, int] = {rule_id: count for rule_id, count in per_rule.all()}
-    return [view(rule, last_runs.get(rule.id), counts.get(rule.id, 0)) for rule in rules]
+    names = await user_names(session)
+    return [view(rule, last_runs.get(rule.id), counts.get(rule.id, 0), names) for rule in rules]
+
+
+async def user_names(session: AsyncSession) -> dict[int, str]:
+    """Every user's name by id: an office has a handful, and rules name them in their actions."""
+    return {user_id: name for user_id, name in (await session.execute(select(User.id, User.name))).all()}
 
 
 async def get_rule(session: AsyncSession, rule_id: int) -> AutomationRule:
@@ -93,7 +105,7 @@ async def rule_view(session: AsyncSession, rule_id: int) -> RuleView:
         select(AutomationRun).where(AutomationRun.rule_id == rule.id).order_by(AutomationRun.id.desc()).limit(1)
     )
     count = await session.scalar(select(func.count()).where(AutomationRun.rule_id == rule.id)) or 0
-    return view(rule, last, count)
+    return view(rule, last, count, await user_names(session))
 
 
 async def create_rule(session: AsyncSession, definition: RuleDefinition) -> AutomationRule:
@@ -130,3 +142,62 @@ async def get_run(session: AsyncSession, run_id: int) -> AutomationRun:
     if run is None:
         raise RuleNotFoundError(f"Lauf #{run_id} existiert nicht")
     return run
+
+
+# Facts that are IDs: what they are called on the run page, and how the row they point at reads.
+_ID_FACTS = {
+    "inquiry_id": "Anfrage",
+    "contact_id": "Kontakt",
+    "property_id": "Immobilie",
+    "lead_id": "Lead",
+    "appointment_id": "Termin",
+    "deal_id": "Deal",
+    "user_id": "Benutzer",
+    "note_id": "Notiz",
+    "activity_id": "Aktivität",
+}
+
+
+@dataclass(frozen=True)
+class FactRow:
+    label: str
+    value: str
+    href: str | None = None
+
+
+async def fact_rows(session: AsyncSession, trigger: str, facts: dict[str, Any]) -> list[FactRow]:
+    """The event's data as the office reads it: German labels, names and links instead of keys and IDs."""
+    known = triggers().get(trigger)
+    labels = {field.name: field.label for field in known.fields} if known else {}
+    rows: list[FactRow] = []
+    for name, value in facts.items():
+        label = labels.get(name) or _ID_FACTS.get(name) or name.replace("_", " ").capitalize()
+        if value is None or value == "":
+            rows.append(FactRow(label, "—"))
+        elif name in _ID_FACTS and isinstance(value, int):
+            rows.append(await _id_fact(session, name, label, value))
+        elif isinstance(value, bool):
+            rows.append(FactRow(label, "ja" if value else "nein"))
+        else:
+            rows.append(FactRow(label, str(value)))
+    return rows
+
+
+async def _id_fact(session: AsyncSession, name: str, label: str, value: int) -> FactRow:
+    if name == "inquiry_id":
+        inquiry = await session.get(Inquiry, value)
+        text = f"{inquiry.property_ref or 'Anfrage'} von {inquiry.email}" if inquiry else "gelöscht"
+        return FactRow(label, text, f"/dashboard/inquiries/{value}" if inquiry else None)
+    if name == "contact_id":
+        contact = await session.get(Contact, value)
+        return FactRow(label, contact.display_name if contact else "gelöscht")
+    if name == "property_id":
+        prop = await session.get(Property, value)
+        return FactRow(label, f"{prop.external_ref} · {prop.title}" if prop else "gelöscht")
+    if name == "lead_id":
+        lead = await session.get(Lead, value)
+        return FactRow(label, lead.title if lead else "gelöscht", f"/leads/{value}" if lead else None)
+    if name == "user_id":
+        user = await session.get(User, value)
+        return FactRow(label, user.name if user else "gelöscht")
+    return FactRow(label, f"Nr. {value}")

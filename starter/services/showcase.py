@@ -35,7 +35,7 @@ SHOWCASE_PROPERTY: dict[str, Any] = {
         "Balkon": "ja",
     },
     # Relative: served by the web app itself, so it stays right whatever host and port the app runs on.
-    "cover_image_url": "/static/demo/w-1001.svg",
+    "cover_image_url": "/static/demo/w-1001.jpg",
     "expose_url": "/static/demo/w-1001-expose.html",
 }
 

@@ -7,6 +7,7 @@ real worker with the time-slot workflow, the database and the SMTP sink.
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from httpx import AsyncClient
@@ -16,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import Appointment, SlotRequest, User
 from db.session import SessionFactory
 from domain.passwords import hash_password
+from messaging.l10n import time_range
 from settings import Settings
 from starter.dev.smtp_sink import SmtpSink
 from tests.http import app_client, login
@@ -88,7 +90,10 @@ async def test_agent_requests_sees_proposals_and_picks_one(
         assert re.search(r'id="proposal-2".*?gewählt', scheduled.text, re.S)
 
         listed = await http.get("/slot-requests")
-        assert f'id="slot-request-{request_id}"' in listed.text and "Vorschlag 2" in listed.text
+        # The list says when (weekday, date and time, as the prospect saw it), not "Vorschlag 2".
+        second = time_range(slots[1].starts_at, slots[1].ends_at, ZoneInfo(settings.time_zone))
+        assert f'id="slot-request-{request_id}"' in listed.text and second in listed.text
+        assert "Vorschlag 2" not in listed.text
 
     async with harness.sessions() as session:
         appointment = await session.scalar(select(Appointment).order_by(Appointment.id.desc()))

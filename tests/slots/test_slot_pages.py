@@ -54,7 +54,7 @@ async def test_viewing_page_shows_cover_key_data_and_viewing_text(
     assert page.status_code == 200
     html = page.text
     assert "Besichtigung: Helle 3-Zimmer-Wohnung am Park" in html
-    assert 'src="/static/demo/w-1001.svg"' in html
+    assert 'src="/static/demo/w-1001.jpg"' in html
     for fact in ("Wohnung", "Zimmer", "Wohnfläche", "1.250 €", "10115 Berlin", "W-1001"):
         assert fact in html
     assert "Sie möchten die Immobilie besichtigen?" in html  # the default viewing text

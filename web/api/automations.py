@@ -134,7 +134,7 @@ async def catalog() -> dict[str, Any]:
 async def create_automation(definition: RuleDefinition, services: ServicesDep) -> RuleOut:
     async with transaction(services) as session:
         rule = await service.create_rule(session, definition)
-        return rule_out(service.view(rule), services.settings)
+        return rule_out(service.view(rule, user_names=await service.user_names(session)), services.settings)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)

@@ -86,7 +86,9 @@ async def run_detail(request: Request, run_id: int, services: ServicesDep) -> HT
             item = await service.rule_view(session, run.rule_id)
         except service.RuleNotFoundError as exc:
             raise _not_found(exc) from exc
+        facts = await service.fact_rows(session, item.rule.trigger, run.facts)
     context = {
+        "facts": facts,
         "run": run,
         "item": item,
         "outcomes": service.OUTCOME_LABELS,

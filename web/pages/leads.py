@@ -114,14 +114,17 @@ async def _lead_context(services: Services, lead_id: int) -> dict[str, Any]:
             select(Message).where(Message.idempotency_key.like(f"lead:{lead.id}:%")).order_by(Message.id.desc())
         )
         state = await lead_out(session, lead, now)
+        phases = sorted(process.phases, key=lambda phase: phase.position)
+        later = [phase for phase in phases if phase.position > state.phase.position]
         return {
+            "next_phase_id": later[0].id if later else None,
             "lead": lead,
             "state": state,
             "contact": await session.get(Contact, lead.contact_id),
             "property": await session.get(Property, lead.property_id) if lead.property_id else None,
             "taker": await session.get(User, lead.taker_user_id),
             "process": process,
-            "phases": sorted(process.phases, key=lambda phase: phase.position),
+            "phases": phases,
             "tasks": list(await session.scalars(select(Task).where(Task.lead_id == lead.id).order_by(Task.id.desc()))),
             "appointments": list(
                 await session.scalars(

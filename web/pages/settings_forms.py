@@ -16,7 +16,7 @@ from typing import Any, get_args
 from pydantic import TypeAdapter, ValidationError
 
 from db.models import ActivityKind
-from web.texts import t
+from web.texts import t, tn
 from workflows.inquiry_models import (
     DuplicateCheck,
     ExceptionAction,
@@ -74,7 +74,7 @@ def format_duration(value: timedelta) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
         count, seconds = divmod(seconds, size)
         if count:
-            parts.append(t(f"duration.{unit}" if count == 1 else f"duration.{unit}s", n=count))
+            parts.append(tn(f"duration.{unit}", count, n=count))  # digits only: the form parses it back
     return " ".join(parts)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from db.app_settings import save_section
 from db.base import utcnow
-from db.models import Contact, Property, SlotProposal, SlotRequest, User
+from db.models import Appointment, Contact, Property, SlotProposal, SlotRequest, User
 from db.slot_store import (
     MAX_VALIDITY,
     SETTINGS_KEY,
@@ -82,8 +82,16 @@ async def _list_page(
                 .limit(200)
             )
         ).all()
+        # The list says when, not "Vorschlag 2": the chosen proposal of every scheduled row, in one query.
+        chosen_ids = [row.id for row, _, _ in rows if row.chosen_position is not None]
+        chosen = {
+            proposal.request_id: proposal
+            for proposal in await session.scalars(select(SlotProposal).where(SlotProposal.request_id.in_(chosen_ids)))
+            if any(r.id == proposal.request_id and r.chosen_position == proposal.position for r, _, _ in rows)
+        }
         context: dict[str, Any] = {
             "rows": rows,
+            "chosen": chosen,
             "values": values,
             "error": error,
             "statuses": STATUS_LABELS,
@@ -176,7 +184,24 @@ async def slot_request_detail(request: Request, request_id: int, services: Servi
                 select(SlotProposal).where(SlotProposal.request_id == row.id).order_by(SlotProposal.position)
             )
         )
+        appointment = await session.get(Appointment, row.appointment_id) if row.appointment_id else None
+        # "E-Mail → Anna Agent", not "E-Mail → Benutzer": the names of whoever the answer reached.
+        user_ids = {d.get("user_id") for d in row.deliveries if d.get("user_id")}
+        contact_ids = {d.get("contact_id") for d in row.deliveries if d.get("contact_id")}
+        user_names = dict((await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))).all())
+        people = {
+            person.id: person.display_name
+            for person in await session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))
+        }
+    delivered_to = [
+        user_names.get(int(d.get("user_id") or 0))
+        or people.get(int(d.get("contact_id") or 0))
+        or TARGETS.get(d.get("target", ""), d.get("target", ""))
+        for d in row.deliveries
+    ]
     context = {
+        "appointment": appointment,
+        "delivered_to": delivered_to,
         "row": row,
         "contact": contact,
         "property": prop,

@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from db.models import Property, RawPayload, SlotRequest, SlotRequestStatus
 from db.slot_store import load_slot_settings
 from domain.links import LinkClaims, LinkError, LinkSigner
+from messaging import l10n
 from messaging.inquiry_mail import key_facts
 from messaging.slot_mail import property_address, slot_text
 from starter.services.context import Services
@@ -98,7 +99,7 @@ async def _form(
         "facts": key_facts(prop) if prop else [],
         "address": property_address(prop) if prop else "",
         "min_date": now.astimezone(zone).date().isoformat(),
-        "valid_until": slot_request.expires_at.astimezone(zone).strftime("%d.%m.%Y %H:%M"),
+        "valid_until": l10n.day_time(slot_request.expires_at, zone),
         "time_zone_name": services.settings.time_zone,
     }
     return templates.TemplateResponse(request, "slots/form.html", context, status_code=status)

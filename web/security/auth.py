@@ -153,6 +153,9 @@ class AuthMiddleware:
         method, path = scope["method"], scope["path"]
         access = classify(method, path)
         if access is Access.PUBLIC:
+            if path.startswith("/dev/") and method == "GET":
+                # The dev pages sit in the office menu: the header shows who is signed in (none is required).
+                scope.setdefault("state", {})["user"] = await self._session_user(scope)
             await self.app(scope, receive, send)
             return
         bearer = _bearer(scope)
