@@ -6,6 +6,7 @@ data, the cover image and the exposé file or link (seed 002).
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from email.utils import formataddr
 from typing import Any
