@@ -18,6 +18,7 @@ from db.models.crm import (
     Task,
     User,
 )
+from db.models.imports import ContactImport, ImportStatus, PropertyImport
 from db.models.inquiries import Inquiry, InquiryStatus, InquiryStep, QuarantinedPayload, RawPayload
 from db.models.leads import Lead, SalesPhase, SalesProcess
 from db.models.messaging import AppSetting, DomainEvent, Message, MessageStatus, MessageTemplate
@@ -33,9 +34,11 @@ __all__ = [
     "Base",
     "BirthdayGreeting",
     "Contact",
+    "ContactImport",
     "ContactStatus",
     "Deal",
     "DomainEvent",
+    "ImportStatus",
     "Inquiry",
     "InquiryStatus",
     "InquiryStep",
@@ -48,6 +51,7 @@ __all__ = [
     "Note",
     "Property",
     "PropertyContactPerson",
+    "PropertyImport",
     "PropertyVisibility",
     "QuarantinedPayload",
     "RawPayload",
