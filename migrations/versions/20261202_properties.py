@@ -32,7 +32,12 @@ def _import_columns() -> list[sa.Column]:  # type: ignore[type-arg]
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("report", JSON, nullable=False),
         sa.Column("finished_at", db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", db.base.UTCDateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False),
+        sa.Column(
+            "created_at",
+            db.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
     ]
 
 
@@ -49,7 +54,11 @@ def upgrade() -> None:
         )
         batch_op.add_column(
             sa.Column(
-                "images", JSON, server_default=sa.text("'[]'"), nullable=False, comment="Further picture URLs besides the cover."
+                "images",
+                JSON,
+                server_default=sa.text("'[]'"),
+                nullable=False,
+                comment="Further picture URLs besides the cover.",
             )
         )
         batch_op.add_column(sa.Column("source", sa.String(length=20), nullable=True, comment="office | openimmo"))
