@@ -6,7 +6,7 @@ decides where their bytes go. A file is refused as a whole (UnsafeZipError, with
   a drive letter, or is a symbolic link, or a member is encrypted;
 - the sizes its directory declares exceed MAX_MEMBER_BYTES per member or MAX_TOTAL_BYTES in all, or a
   large member compresses better than MAX_RATIO (the signature of a zip bomb);
-- a member turns out larger than it declared while being read (a forged directory).
+- a member turns out larger than it declared, or fails its checksum, while being read (a forged directory).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -47,12 +48,16 @@ class SafeZip:
         limit = min(info.file_size, MAX_MEMBER_BYTES)
         chunks: list[bytes] = []
         size = 0
-        with self.archive.open(info) as member:
-            while chunk := member.read(_CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise UnsafeZipError(f"„{info.filename}“ ist größer, als die ZIP-Datei angibt: abgelehnt.")
-                chunks.append(chunk)
+        try:
+            with self.archive.open(info) as member:
+                while chunk := member.read(_CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise UnsafeZipError(f"„{info.filename}“ ist größer, als die ZIP-Datei angibt: abgelehnt.")
+                    chunks.append(chunk)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            # zipfile stops at the declared size itself; the checksum then tells the forgery (or damage).
+            raise UnsafeZipError(f"„{info.filename}“ in der ZIP-Datei ist beschädigt ({exc}).") from None
         return b"".join(chunks)
 
 
