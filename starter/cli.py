@@ -119,13 +119,14 @@ def demo_data() -> None:
 
 
 def _register_groups() -> None:
-    from starter import cli_history, cli_inquiry, cli_schedules, cli_temporal, codec_server
+    from starter import cli_history, cli_inquiry, cli_properties, cli_schedules, cli_temporal, codec_server
 
     app.add_typer(cli_history.app, name="history")
     app.add_typer(cli_inquiry.app, name="inquiry")
     app.add_typer(cli_temporal.app, name="temporal")
     app.command("codec-server")(codec_server.serve)
     app.add_typer(cli_schedules.app, name="schedules")
+    app.add_typer(cli_properties.app, name="properties")
 
 
 def main() -> None:

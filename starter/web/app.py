@@ -32,7 +32,11 @@ def routers() -> list[APIRouter]:
         lead_pages,
         leads_api,
         login_pages,
+        media_pages,
         metrics,
+        properties_api,
+        property_admin,
+        property_pages,
         settings_api,
         settings_pages,
         slot_office_pages,
@@ -62,6 +66,12 @@ def routers() -> list[APIRouter]:
         crm_api.router,
         automations_api.router,
         automations_pages.router,
+        media_pages.router,
+        properties_api.router,
+        property_pages.router,
+        # Admin only (create/edit/upload/archive, OpenImmo import): gate these two with the admin dependency.
+        property_admin.router,
+        property_admin.api_router,
     ]
 
 

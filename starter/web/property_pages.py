@@ -1,0 +1,85 @@
+"""/properties: the office's properties, for every logged-in user (reading); changes are in property_admin.py.
+
+The list filters by marketing status, manager and "visible to me" (seed 002's rule: visible to all, or to
+the user), searches ref, title, street, zip and city, and pages by 50; a property's page shows what the
+exposé and the viewing page show (cover, key facts, texts), who sees it, its ordered contact persons and
+how many inquiries and open leads it has.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from sqlalchemy import select
+
+from db.models import MarketingStatus, User
+from starter.media import MediaStore
+from starter.property_service import MARKETING_LABELS, PAGE_SIZE, PropertyFilter, list_properties, property_detail
+from starter.web.auth import current_user
+from starter.web.dashboard_queries import safe_link
+from starter.web.services import ServicesDep
+from starter.web.templating import register_nav_item, templates
+
+router = APIRouter(tags=["office"], include_in_schema=False)
+register_nav_item("Objekte", "/properties", order=25)
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 12 else None
+
+
+@router.get("/properties", response_class=HTMLResponse)
+async def properties(
+    request: Request,
+    services: ServicesDep,
+    q: str = "",
+    status: str = "",
+    manager: str = "",
+    mine: bool = False,
+    archived: bool = False,
+    page: int = 1,
+) -> HTMLResponse:
+    user = current_user(request)
+    wanted = PropertyFilter(
+        query=q.strip()[:100],
+        status=status if status in set(MarketingStatus) else "",
+        manager_user_id=_int(manager),
+        visible_to_user_id=user.id if mine and user else None,
+        archived=archived,
+        page=max(1, min(page, 10_000)),
+    )
+    async with services.sessions() as session:
+        rows, total = await list_properties(session, wanted)
+        users = list(await session.scalars(select(User).order_by(User.name)))
+    context = {
+        "rows": rows,
+        "total": total,
+        "wanted": wanted,
+        "users": users,
+        "labels": MARKETING_LABELS,
+        "mine": mine,
+        "pages": max(1, -(-total // PAGE_SIZE)),
+        "safe_link": safe_link,
+    }
+    return templates.TemplateResponse(request, "properties/list.html", context)
+
+
+@router.get("/properties/{property_id:int}", response_class=HTMLResponse)
+async def property_page(request: Request, property_id: int, services: ServicesDep) -> HTMLResponse:
+    async with services.sessions() as session:
+        detail = await property_detail(session, property_id)
+    if detail is None:
+        raise HTTPException(404, f"Objekt #{property_id} existiert nicht")
+    context = {"d": detail, "labels": MARKETING_LABELS, "safe_link": safe_link}
+    return templates.TemplateResponse(request, "properties/detail.html", context)
+
+
+@router.get("/properties/{property_id:int}/expose.pdf", response_model=None)
+async def expose_download(property_id: int, services: ServicesDep) -> FileResponse:
+    async with services.sessions() as session:
+        detail = await property_detail(session, property_id)
+    stored = detail.prop.expose_file if detail else None
+    path = MediaStore(services.settings.data_dir).document_path(stored) if stored else None
+    if detail is None or path is None:
+        raise HTTPException(404, "Kein Exposé hinterlegt")
+    return FileResponse(path, media_type="application/pdf", filename=f"Expose-{detail.prop.external_ref}.pdf")
