@@ -40,6 +40,7 @@ MARKETING_LABELS = {
 TEXT_LABELS = ("Objektbeschreibung", "Lage", "Ausstattung", "Sonstiges")
 PAGE_SIZE = 50
 _PERSON = re.compile(r"^(user|contact):(\d{1,18})$")
+_THOUSANDS = re.compile(r"\d{1,3}(\.\d{3})+")
 
 
 class PropertyError(ValueError):
@@ -47,11 +48,11 @@ class PropertyError(ValueError):
 
 
 def parse_decimal(value: str | None, label: str) -> Decimal | None:
-    """`1.250,50`, `1250.5` or `1250` as people type them; empty is None."""
+    """`1.250,50`, `689.000`, `1250.5` or `1250` as people type them; empty is None."""
     text = (value or "").strip().replace(" ", "").replace("€", "").replace("m²", "")
     if not text:
         return None
-    if "," in text:
+    if "," in text or _THOUSANDS.fullmatch(text):  # 1.250,50 and 689.000 as Germans write them
         text = text.replace(".", "").replace(",", ".")
     try:
         number = Decimal(text)

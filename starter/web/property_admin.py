@@ -90,7 +90,7 @@ def _input(form: dict[str, Any], lists: dict[str, list[str]]) -> service.Propert
         external_ref=form.get("external_ref", ""),
         title=form.get("title", ""),
         marketing_status=form.get("marketing_status") or MarketingStatus.ACTIVE,
-        visible_to_all=form.get("visible_to_all") == "true",
+        visible_to_all=form.get("visible_to_all") in (True, "true"),
         visible_user_ids=[int(v) for v in lists.get("visible_user_ids", []) if v.isdigit() and len(v) < 12],
         manager_user_id=int(form["manager_user_id"]) if form.get("manager_user_id", "").isdigit() else None,
         contact_persons=[v for v in lists.get("contact_persons", []) if v],
