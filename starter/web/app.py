@@ -22,6 +22,9 @@ def routers() -> list[APIRouter]:
         automations_api,
         automations_pages,
         confirm_pages,
+        contact_import,
+        contact_pages,
+        contacts_api,
         crm_api,
         dashboard_pages,
         dev_mail,
@@ -72,6 +75,10 @@ def routers() -> list[APIRouter]:
         # Admin only (create/edit/upload/archive, OpenImmo import): gate these two with the admin dependency.
         property_admin.router,
         property_admin.api_router,
+        contact_pages.router,
+        contacts_api.router,
+        # Admin only (contacts CSV import): gate with the admin dependency.
+        contact_import.router,
     ]
 
 

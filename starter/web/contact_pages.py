@@ -1,0 +1,185 @@
+"""/contacts: the office's address records: search, a contact's page with everything known, new, edit, archive.
+
+Every logged-in user may work with contacts (agents edit the people they deal with); the CSV import is
+admin-only and lives in starter/web/contact_import.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from activities import crm_writes
+from db.models import Contact, ContactStatus, User
+from starter import contact_service as service
+from starter.web.flash import flash
+from starter.web.services import Services, ServicesDep
+from starter.web.templating import register_nav_item, templates
+
+router = APIRouter(tags=["office"], include_in_schema=False)
+register_nav_item("Kontakte", "/contacts", order=27)
+
+FIELD_LABELS = {
+    "last_name": "Nachname",
+    "first_name": "Vorname",
+    "email": "E-Mail",
+    "birthday": "Geburtstag",
+    "status": "Status",
+    "zip_code": "PLZ",
+    "owner_user_id": "Betreuer",
+}
+FORM_FIELDS = (
+    "salutation",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "mobile",
+    "street",
+    "zip_code",
+    "city",
+    "birthday",
+    "status",
+    "owner_user_id",
+)
+
+
+@router.get("/contacts", response_class=HTMLResponse)
+async def contacts(
+    request: Request, services: ServicesDep, q: str = "", status: str = "", archived: bool = False, page: int = 1
+) -> HTMLResponse:
+    wanted = service.ContactFilter(
+        query=q[:100],
+        status=status if status in set(ContactStatus) else "",
+        archived=archived,
+        page=max(1, min(page, 10_000)),
+    )
+    async with services.sessions() as session:
+        rows, total = await service.list_contacts(session, wanted)
+    context = {
+        "rows": rows,
+        "total": total,
+        "wanted": wanted,
+        "labels": service.STATUS_LABELS,
+        "pages": max(1, -(-total // service.PAGE_SIZE)),
+    }
+    return templates.TemplateResponse(request, "contacts/list.html", context)
+
+
+@router.get("/contacts/{contact_id:int}", response_class=HTMLResponse)
+async def contact_page(request: Request, contact_id: int, services: ServicesDep) -> HTMLResponse:
+    async with services.sessions() as session:
+        view = await service.contact_overview(session, contact_id)
+    if view is None:
+        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+    context = {"v": view, "labels": service.STATUS_LABELS}
+    return templates.TemplateResponse(request, "contacts/detail.html", context)
+
+
+@router.get("/contacts/{contact_id:int}/messages/{message_id:int}", response_class=HTMLResponse)
+async def contact_message(request: Request, contact_id: int, message_id: int, services: ServicesDep) -> HTMLResponse:
+    async with services.sessions() as session:
+        message = await service.contact_message(session, contact_id, message_id)
+    if message is None:
+        raise HTTPException(404, "Diese Nachricht gibt es bei diesem Kontakt nicht")
+    return templates.TemplateResponse(request, "contacts/message.html", {"message": message, "contact_id": contact_id})
+
+
+async def _form_context(services: Services, values: dict[str, Any], contact_id: int | None) -> dict[str, Any]:
+    async with services.sessions() as session:
+        users = list(await session.scalars(select(User).where(User.is_active).order_by(User.name)))
+    return {"values": values, "users": users, "labels": service.STATUS_LABELS, "contact_id": contact_id}
+
+
+@router.get("/contacts/new", response_class=HTMLResponse)
+async def new_contact(request: Request, services: ServicesDep) -> HTMLResponse:
+    context = await _form_context(services, {"status": "prospect"}, None)
+    return templates.TemplateResponse(request, "contacts/form.html", context)
+
+
+@router.get("/contacts/{contact_id:int}/edit", response_class=HTMLResponse)
+async def edit_contact(request: Request, contact_id: int, services: ServicesDep) -> HTMLResponse:
+    async with services.sessions() as session:
+        contact = await session.get(Contact, contact_id)
+    if contact is None:
+        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+    values = {name: getattr(contact, name) for name in (*FORM_FIELDS, "newsletter")}
+    context = await _form_context(services, values, contact_id)
+    return templates.TemplateResponse(request, "contacts/form.html", context)
+
+
+async def _posted(request: Request) -> dict[str, Any]:
+    form = await request.form()
+    values: dict[str, Any] = {name: str(form.get(name) or "").strip() for name in FORM_FIELDS}
+    values["newsletter"] = form.get("newsletter") == "true"
+    return values
+
+
+def _problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else ""
+    return f"{FIELD_LABELS.get(name, name)}: {str(error['msg']).removeprefix('Value error, ')}"
+
+
+@router.post("/contacts/new", response_model=None)
+async def create_contact(request: Request, services: ServicesDep) -> Response:
+    values = await _posted(request)
+    try:
+        data = service.ContactUpdate(**values)
+        async with services.sessions.begin() as session:
+            if data.owner_user_id is not None and await session.get(User, data.owner_user_id) is None:
+                raise service.ContactError(f"Benutzer #{data.owner_user_id} existiert nicht.")
+            contact = await crm_writes.add_contact(session, Contact(**data.model_dump(), source="office"))
+            contact_id = contact.id
+    except (ValidationError, service.ContactError) as exc:
+        context = await _form_context(services, values, None)
+        context["error"] = _problem(exc) if isinstance(exc, ValidationError) else str(exc)
+        return templates.TemplateResponse(request, "contacts/form.html", context, status_code=422)
+    flash(request, "Kontakt angelegt.")
+    return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
+
+
+@router.post("/contacts/{contact_id:int}/edit", response_model=None)
+async def update_contact(request: Request, contact_id: int, services: ServicesDep) -> Response:
+    values = await _posted(request)
+    try:
+        data = service.ContactUpdate(**values)
+        async with services.sessions.begin() as session:
+            await service.update_contact(session, contact_id, data)
+    except ValidationError as exc:
+        context = await _form_context(services, values, contact_id)
+        context["error"] = _problem(exc)
+        return templates.TemplateResponse(request, "contacts/form.html", context, status_code=422)
+    except service.ContactError as exc:
+        raise HTTPException(404, str(exc)) from None
+    flash(request, "Kontakt gespeichert.")
+    return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
+
+
+@router.post("/contacts/{contact_id:int}/archive", response_model=None)
+async def archive_contact(request: Request, contact_id: int, services: ServicesDep) -> Response:
+    return await _archive(request, services, contact_id, archived=True)
+
+
+@router.post("/contacts/{contact_id:int}/restore", response_model=None)
+async def restore_contact(request: Request, contact_id: int, services: ServicesDep) -> Response:
+    return await _archive(request, services, contact_id, archived=False)
+
+
+async def _archive(request: Request, services: Services, contact_id: int, *, archived: bool) -> Response:
+    try:
+        async with services.sessions.begin() as session:
+            await service.set_archived(session, contact_id, archived)
+    except service.ContactError as exc:
+        raise HTTPException(404, str(exc)) from None
+    flash(
+        request,
+        "Kontakt archiviert: er fehlt in Listen, Dublettenprüfung und Geburtstagsmails; sein Verlauf bleibt."
+        if archived
+        else "Kontakt ist wieder aktiv (Status: Interessent).",
+    )
+    return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
