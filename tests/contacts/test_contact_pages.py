@@ -208,3 +208,28 @@ async def test_edit_and_archive(sessions: SessionFactory, settings: Settings) ->
     async with sessions() as session:
         row = await session.get(Contact, klara.id)
         assert row is not None and row.last_name == "Per API" and row.zip_code is None
+
+
+async def test_journal_entries_from_the_contact_page_write_their_events(
+    sessions: SessionFactory, settings: Settings
+) -> None:
+    people = await _people(sessions)
+    klara = people["klara"]
+    async with app_client(settings) as http:
+        note = await http.post(f"/contacts/{klara.id}/journal", data={"kind": "notiz", "text": "Mag Altbau"})
+        assert note.status_code == 303
+        stop = await http.post(
+            f"/contacts/{klara.id}/journal", data={"kind": "absage", "reason": "Kein Kontakt mehr gewünscht"}
+        )
+        assert stop.status_code == 303
+        assert (await http.post(f"/contacts/{klara.id}/journal", data={"kind": "notiz", "text": ""})).status_code == 303
+        assert (await http.post(f"/contacts/{klara.id}/journal", data={"kind": "hack"})).status_code == 303
+        assert (await http.post("/contacts/999999/journal", data={"kind": "notiz", "text": "x"})).status_code == 404
+        page = await http.get(f"/contacts/{klara.id}")
+        journal = page.text.split('id="journal"', 1)[1].split("</section>", 1)[0]
+        assert "Mag Altbau" in journal and "Kein Kontakt mehr gewünscht" in journal
+    async with sessions() as session:
+        kinds = sorted(event.kind for event in await session.scalars(select(DomainEvent)))
+        activity = await session.scalar(select(Activity).where(Activity.contact_id == klara.id))
+    assert kinds == ["activity.created", "note.created"]
+    assert activity is not None and activity.kind == "absage"
