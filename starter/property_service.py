@@ -37,7 +37,7 @@ MARKETING_LABELS = {
     MarketingStatus.SOLD: "Verkauft/vermietet",
     MarketingStatus.INACTIVE: "Nicht in Vermarktung",
 }
-TEXT_LABELS = ("Objektbeschreibung", "Lage", "Ausstattung", "Sonstiges")
+TEXT_LABELS = ("Kurzbeschreibung", "Objektbeschreibung", "Lage", "Ausstattung", "Sonstiges")  # as OpenImmo's freitexte
 PAGE_SIZE = 50
 _PERSON = re.compile(r"^(user|contact):(\d{1,18})$")
 _THOUSANDS = re.compile(r"\d{1,3}(\.\d{3})+")
@@ -280,7 +280,9 @@ async def save_property(session: AsyncSession, data: PropertyInput, property_id:
         "expose_url",
     ):
         setattr(prop, name, getattr(data, name))
-    prop.texts = {label: text for label, text in data.texts.items() if text.strip()}
+    # Texts the form does not show (another exporter's) stay; the form's own are replaced, empty ones dropped.
+    kept = {label: text for label, text in (prop.texts or {}).items() if label not in TEXT_LABELS}
+    prop.texts = {**kept, **{label: text for label, text in data.texts.items() if text.strip()}}
     await session.flush()
     await session.execute(delete(PropertyVisibility).where(PropertyVisibility.property_id == prop.id))
     session.add_all(

@@ -19,7 +19,7 @@ from settings import Settings
 from starter.demo import AGENT_EMAIL, AGENT_PASSWORD, load_demo_data
 from tests.conftest import needs_chromium
 from tests.live_server import free_port, live_server, live_settings
-from tests.properties.support import export_zip
+from tests.properties.support import export_zip, fixture
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CSV = Path(__file__).resolve().parents[1] / "data" / "contacts_csv" / "excel-windows1252-semikolon.csv"
@@ -94,6 +94,20 @@ async def test_an_office_imports_an_openimmo_zip_and_sees_its_properties(
     await page.get_by_label(re.compile("Exportdatei")).set_input_files(str(archive))
     await page.get_by_role("button", name="Importieren").click()
     await expect(page.locator("#import-counts")).to_contain_text("2unverändert")
+
+    # A new cover through the edit page: larger than the 1 MiB a plain form post may carry past the CSRF check.
+    big_cover = tmp_path / "neues-titelbild.png"
+    big_cover.write_bytes(fixture("nb-12-kueche.png") + b"\0" * (3 * 1024 * 1024 // 2))
+    await page.goto(f"{base}/properties")
+    await page.get_by_role("link", name="NB-12").click()
+    await page.get_by_role("link", name="Bearbeiten").click()
+    await page.get_by_label(re.compile("Bild \\(JPEG")).set_input_files(str(big_cover))
+    await page.get_by_role("button", name="Titelbild hochladen").click()
+    await expect(page.get_by_role("status")).to_have_text("Titelbild gespeichert.")
+    await expect(page.locator("#cover-preview")).to_have_attribute(
+        "src", re.compile(r"^/media/properties/\d+/[0-9a-f]{16}\.png$")
+    )
+    await screenshot(page, "property-edit.png")
 
     # Contacts from Excel's CSV (Windows-1252, semicolons): preview, then confirm.
     await page.goto(f"{base}/contacts/import")

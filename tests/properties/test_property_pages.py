@@ -245,3 +245,19 @@ async def test_a_browser_session_needs_the_csrf_token_to_import(sessions: Sessio
         ok = await http.post("/properties/import", files=files, headers={"X-CSRF-Token": csrf_from(page.text)})
         assert ok.status_code == 303, ok.text
         assert token
+
+
+async def test_saving_the_form_keeps_texts_it_does_not_show(sessions: SessionFactory) -> None:
+    from starter.property_service import PropertyInput, save_property
+
+    async with sessions.begin() as session:
+        prop = Property(
+            external_ref="T-1",
+            title="Mit Texten",
+            texts={"Kurzbeschreibung": "Balkon", "Energieausweis": "B, 75 kWh"},
+        )
+        session.add(prop)
+    data = PropertyInput(external_ref="T-1", title="Mit Texten", texts={"Kurzbeschreibung": "Balkon, EBK", "Lage": ""})
+    async with sessions.begin() as session:
+        saved = await save_property(session, data, prop.id)
+        assert saved.texts == {"Energieausweis": "B, 75 kWh", "Kurzbeschreibung": "Balkon, EBK"}
