@@ -52,13 +52,15 @@ FORM_FIELDS = (
 
 @router.get("/contacts", response_class=HTMLResponse)
 async def contacts(
-    request: Request, services: ServicesDep, q: str = "", status: str = "", archived: bool = False, page: int = 1
+    request: Request, services: ServicesDep, q: str = "", status: str = "", archived: str = "", page: str = "1"
 ) -> HTMLResponse:
+    # Query values are read leniently: a hand-edited URL gets the list, not a JSON validation error.
+    number = int(page) if page.isdigit() and len(page) < 6 else 1
     wanted = service.ContactFilter(
         query=q[:100],
         status=status if status in set(ContactStatus) else "",
-        archived=archived,
-        page=max(1, min(page, 10_000)),
+        archived=archived == "true",
+        page=max(1, min(number, 10_000)),
     )
     async with services.sessions() as session:
         rows, total = await service.list_contacts(session, wanted)

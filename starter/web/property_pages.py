@@ -35,18 +35,20 @@ async def properties(
     q: str = "",
     status: str = "",
     manager: str = "",
-    mine: bool = False,
-    archived: bool = False,
-    page: int = 1,
+    mine: str = "",
+    archived: str = "",
+    page: str = "1",
 ) -> HTMLResponse:
+    # Query values are read leniently: a hand-edited URL gets the list, not a JSON validation error.
     user = current_user(request)
+    mine_only, in_archive = mine == "true", archived == "true"
     wanted = PropertyFilter(
         query=q.strip()[:100],
         status=status if status in set(MarketingStatus) else "",
         manager_user_id=_int(manager),
-        visible_to_user_id=user.id if mine and user else None,
-        archived=archived,
-        page=max(1, min(page, 10_000)),
+        visible_to_user_id=user.id if mine_only and user else None,
+        archived=in_archive,
+        page=max(1, min(_int(page) or 1, 10_000)),
     )
     async with services.sessions() as session:
         rows, total = await list_properties(session, wanted)
@@ -57,7 +59,7 @@ async def properties(
         "wanted": wanted,
         "users": users,
         "labels": MARKETING_LABELS,
-        "mine": mine,
+        "mine": mine_only,
         "pages": max(1, -(-total // PAGE_SIZE)),
         "safe_link": safe_link,
     }

@@ -261,3 +261,12 @@ async def test_saving_the_form_keeps_texts_it_does_not_show(sessions: SessionFac
     async with sessions.begin() as session:
         saved = await save_property(session, data, prop.id)
         assert saved.texts == {"Energieausweis": "B, 75 kWh", "Kurzbeschreibung": "Balkon, EBK"}
+
+
+async def test_hand_edited_list_urls_get_the_list(sessions: SessionFactory, settings: Settings) -> None:
+    await _office(sessions)
+    async with app_client(settings) as http:
+        for path in ("/properties?page=abc&mine=vielleicht&archived=2", "/contacts?page=-1&archived=ja&status=x"):
+            response = await http.get(path)
+            assert response.status_code == 200, path
+            assert "text/html" in response.headers["content-type"]
