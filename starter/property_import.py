@@ -294,7 +294,7 @@ def _open_source(data: bytes) -> _Source:
                 raise ImportRefusedError("Die Datei ist weder eine OpenImmo-XML- noch eine ZIP-Datei.")
             return _Source(xml=data)
         archive = open_safe_zip(data)
-        xml_members = [name for name in archive.names() if name.lower().endswith(".xml")]
+        xml_members = [name for name in archive.names() if name.lower().endswith(".xml") and not _mac_metadata(name)]
         if not xml_members:
             raise ImportRefusedError("Die ZIP-Datei enthält keine XML-Datei.")
         if len(xml_members) > 1:
@@ -307,6 +307,12 @@ def _open_source(data: bytes) -> _Source:
         return _Source(xml=archive.read(info), archive=archive, folder=PurePosixPath(xml_members[0]).parent)
     except UnsafeZipError as exc:
         raise ImportRefusedError(exc.reason) from None
+
+
+def _mac_metadata(name: str) -> bool:
+    """macOS's Finder adds __MACOSX/._export.xml next to every file it zips: resource forks, not exports."""
+    path = PurePosixPath(name)
+    return path.parts[:1] == ("__MACOSX",) or path.name.startswith("._")
 
 
 def _is_document(attachment: Attachment) -> bool:

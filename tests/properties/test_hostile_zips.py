@@ -140,3 +140,12 @@ async def test_a_picture_that_is_not_one_is_a_warning(sessions: SessionFactory, 
     async with sessions() as session:
         flat = await session.scalar(select(Property).where(Property.external_ref == "NB-12"))
     assert flat is not None and flat.cover_image_url is None and flat.expose_file is None
+
+
+async def test_a_zip_made_by_the_macos_finder_is_read(sessions: SessionFactory, settings: Settings) -> None:
+    data = zip_of({"export.xml": XML, "__MACOSX/._export.xml": b"\x00\x05\x16\x07", "._export.xml": b"\x00"})
+    importer = PropertyImporter(sessions, settings)
+    row = await importer.receive(data, "mac.zip", channel="web", user_id=None)
+    done = await importer.run(row.id, data, ImportOptions())
+    assert done.status == ImportStatus.DONE, done.error
+    assert [entry["ref"] for entry in done.report["created"]] == ["NB-12", "GW-5"]
