@@ -26,6 +26,7 @@ from db.models import (
     Message,
     Note,
     Property,
+    PropertyContactPerson,
     SlotRequest,
     Task,
     User,
@@ -157,6 +158,7 @@ class ContactOverview:
     tasks: list[Task] = field(default_factory=list)
     appointments: list[Appointment] = field(default_factory=list)
     deals: list[Deal] = field(default_factory=list)
+    contact_person_of: list[Property] = field(default_factory=list)
     properties: dict[int, Property] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=dict)
 
@@ -225,6 +227,14 @@ async def contact_overview(session: AsyncSession, contact_id: int) -> ContactOve
     view.deals = list(
         await session.scalars(
             select(Deal).where(Deal.contact_id == contact.id).order_by(Deal.id.desc()).limit(SECTION_LIMIT)
+        )
+    )
+    view.contact_person_of = list(
+        await session.scalars(
+            select(Property)
+            .join(PropertyContactPerson, PropertyContactPerson.property_id == Property.id)
+            .where(PropertyContactPerson.contact_id == contact.id)
+            .order_by(Property.external_ref)
         )
     )
     property_ids: set[int] = set()

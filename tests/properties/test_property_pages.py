@@ -105,6 +105,8 @@ async def test_create_and_edit_with_ordered_contact_persons(sessions: SessionFac
         assert "Baujahr" in page.text and "1928" in page.text and "Ein Haus mit Geschichte." in page.text
         persons = page.text.split('id="contact-persons"', 1)[1].split("</ol>", 1)[0]
         assert persons.index("Klara Bekannt") < persons.index("Otto Other")
+        klara_page = await http.get(f"/contacts/{klara.id}")
+        assert "H-7" in klara_page.text.split('id="contact-person-of"', 1)[1].split("</section>", 1)[0]
 
         edit = await http.get(f"/properties/{prop_id}/edit")
         assert edit.status_code == 200 and 'value="5,5"' in edit.text
