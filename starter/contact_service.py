@@ -15,8 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities import crm_writes
+from db.base import utcnow
 from db.models import (
     Activity,
+    ActivityKind,
     Appointment,
     Contact,
     ContactStatus,
@@ -278,3 +281,42 @@ async def set_archived(session: AsyncSession, contact_id: int, archived: bool) -
 async def contact_message(session: AsyncSession, contact_id: int, message_id: int) -> Message | None:
     message = await session.get(Message, message_id)
     return message if message is not None and message.contact_id == contact_id else None
+
+
+async def create_contact(session: AsyncSession, data: ContactUpdate, *, source: str = "office") -> Contact:
+    """A contact typed into the office's form, with its `contact.created` event (automations react to it)."""
+    if data.owner_user_id is not None and await session.get(User, data.owner_user_id) is None:
+        raise ContactError(f"Benutzer #{data.owner_user_id} existiert nicht.")
+    return await crm_writes.add_contact(session, Contact(**data.model_dump(), source=source))
+
+
+JOURNAL_KINDS = {
+    ActivityKind.CALL: "Telefonat",
+    ActivityKind.EMAIL: "E-Mail",
+    ActivityKind.VIEWING: "Besichtigung",
+    ActivityKind.CANCELLATION: "Absage",
+    ActivityKind.ACCEPTANCE: "Zusage",
+    ActivityKind.WAITING_LIST: "Warteliste",
+    ActivityKind.OTHER: "Sonstiges",
+}
+NOTE = "notiz"
+
+
+async def add_journal_entry(
+    session: AsyncSession, contact_id: int, *, kind: str, text: str, reason: str | None, user_id: int | None
+) -> None:
+    """A note, or an activity (an Absage, Zusage or Warteliste stops the contact's inquiry follow-ups, seed 000),
+    written with its domain event like POST /api/notes and /api/activities."""
+    if kind != NOTE and kind not in JOURNAL_KINDS:
+        raise ContactError("Bitte eine Art des Eintrags wählen.")
+    if kind == NOTE and not text:
+        raise ContactError("Eine Notiz braucht einen Text.")
+    if await session.get(Contact, contact_id) is None:
+        raise ContactError(f"Kontakt #{contact_id} existiert nicht.")
+    if kind == NOTE:
+        await crm_writes.add_note(session, Note(text=text, contact_id=contact_id, user_id=user_id))
+        return
+    activity = Activity(
+        kind=kind, reason=reason, text=text or None, contact_id=contact_id, user_id=user_id, occurred_at=utcnow()
+    )
+    await crm_writes.add_activity(session, activity)

@@ -13,9 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from activities import crm_writes
-from db.base import utcnow
-from db.models import Activity, ActivityKind, Contact, ContactStatus, Note, User
+from db.models import Contact, ContactStatus, User
 from starter import contact_service as service
 from starter.web.auth import current_user
 from starter.web.flash import flash
@@ -80,7 +78,7 @@ async def contact_page(request: Request, contact_id: int, services: ServicesDep)
         view = await service.contact_overview(session, contact_id)
     if view is None:
         raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
-    context = {"v": view, "labels": service.STATUS_LABELS, "kinds": JOURNAL_KINDS}
+    context = {"v": view, "labels": service.STATUS_LABELS, "kinds": service.JOURNAL_KINDS}
     return templates.TemplateResponse(request, "contacts/detail.html", context)
 
 
@@ -135,9 +133,7 @@ async def create_contact(request: Request, services: ServicesDep) -> Response:
     try:
         data = service.ContactUpdate(**values)
         async with services.sessions.begin() as session:
-            if data.owner_user_id is not None and await session.get(User, data.owner_user_id) is None:
-                raise service.ContactError(f"Benutzer #{data.owner_user_id} existiert nicht.")
-            contact = await crm_writes.add_contact(session, Contact(**data.model_dump(), source="office"))
+            contact = await service.create_contact(session, data)
             contact_id = contact.id
     except (ValidationError, service.ContactError) as exc:
         context = await _form_context(services, values, None)
@@ -189,50 +185,24 @@ async def _archive(request: Request, services: Services, contact_id: int, *, arc
     return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
 
 
-JOURNAL_KINDS = {
-    ActivityKind.CALL: "Telefonat",
-    ActivityKind.EMAIL: "E-Mail",
-    ActivityKind.VIEWING: "Besichtigung",
-    ActivityKind.CANCELLATION: "Absage",
-    ActivityKind.ACCEPTANCE: "Zusage",
-    ActivityKind.WAITING_LIST: "Warteliste",
-    ActivityKind.OTHER: "Sonstiges",
-}
-
-
 @router.post("/contacts/{contact_id:int}/journal", response_model=None)
 async def add_journal_entry(request: Request, contact_id: int, services: ServicesDep) -> Response:
-    """A note, or an activity (an Absage, Zusage or Warteliste stops the contact's inquiry follow-ups, seed 000).
-
-    Written with its domain event like POST /api/notes and /api/activities, so automations react to it.
-    """
     form = await request.form()
-    kind = str(form.get("kind") or "notiz")
-    text = str(form.get("text") or "").strip()[:10_000]
-    reason = str(form.get("reason") or "").strip()[:200] or None
-    if kind != "notiz" and kind not in JOURNAL_KINDS:
-        flash(request, "Bitte eine Art des Eintrags wählen.", "error")
-        return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
-    if kind == "notiz" and not text:
-        flash(request, "Eine Notiz braucht einen Text.", "error")
-        return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
     user = current_user(request)
-    async with services.sessions.begin() as session:
-        if await session.get(Contact, contact_id) is None:
-            raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
-        if kind == "notiz":
-            await crm_writes.add_note(
-                session, Note(text=text, contact_id=contact_id, user_id=user.id if user else None)
-            )
-        else:
-            activity = Activity(
-                kind=kind,
-                reason=reason,
-                text=text or None,
-                contact_id=contact_id,
+    try:
+        async with services.sessions.begin() as session:
+            await service.add_journal_entry(
+                session,
+                contact_id,
+                kind=str(form.get("kind") or service.NOTE),
+                text=str(form.get("text") or "").strip()[:10_000],
+                reason=str(form.get("reason") or "").strip()[:200] or None,
                 user_id=user.id if user else None,
-                occurred_at=utcnow(),
             )
-            await crm_writes.add_activity(session, activity)
-    flash(request, "Eintrag gespeichert.")
+    except service.ContactError as exc:
+        if "existiert nicht" in str(exc):
+            raise HTTPException(404, str(exc)) from None
+        flash(request, str(exc), "error")
+    else:
+        flash(request, "Eintrag gespeichert.")
     return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
