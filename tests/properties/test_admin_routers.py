@@ -1,0 +1,36 @@
+"""Every route that changes the portfolio or imports is in an admin router, so one dependency can gate them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+
+from starter.web import contact_import, contact_pages, properties_api, property_admin, property_pages
+
+
+def _routes(*routers: APIRouter) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                found.update((method, route.path) for method in route.methods or ())
+    return found
+
+
+def test_changes_and_imports_are_admin_routes() -> None:
+    admin = _routes(property_admin.router, property_admin.api_router, contact_import.router)
+    assert {
+        ("POST", "/properties/new"),
+        ("POST", "/properties/{property_id:int}/edit"),
+        ("POST", "/properties/{property_id:int}/cover"),
+        ("POST", "/properties/{property_id:int}/expose"),
+        ("POST", "/properties/{property_id:int}/archive"),
+        ("POST", "/properties/import"),
+        ("POST", "/api/properties/import"),
+        ("POST", "/contacts/import"),
+        ("POST", "/contacts/imports/{import_id:int}/confirm"),
+    } <= admin
+    # What every user may do reads properties, and works with contacts (agents edit their people).
+    everyone = _routes(property_pages.router, properties_api.router)
+    assert {method for method, _ in everyone} <= {"GET", "HEAD"}
+    assert not {path for _, path in _routes(contact_pages.router)} & {path for _, path in admin}
