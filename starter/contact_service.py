@@ -101,17 +101,23 @@ class ContactFilter:
     page: int = 1
 
 
+def text_matches(column: Any, text: str) -> Any:
+    """COLUMN contains TEXT, ignoring case. SQLite's lower() folds ASCII only ("Öztürk" stays "Öztürk"), so the
+    text is also tried as typed and capitalised; PostgreSQL's lower() alone would do."""
+    variants = {text.lower(), text, text[:1].upper() + text[1:]}
+    return or_(func.lower(column).like(f"%{text.lower()}%"), *(column.like(f"%{variant}%") for variant in variants))
+
+
 def search_condition(query: str) -> Any:
     """Name (first, last or both), e-mail, phone or mobile, zip code: what an agent has at hand on the phone."""
-    text = " ".join(query.strip().lower().split())
-    pattern = f"%{text}%"
+    text = " ".join(query.strip().split())
     digits = "".join(ch for ch in text if ch.isdigit() or ch == "+")
-    full_name = func.lower(func.coalesce(Contact.first_name, "") + " " + Contact.last_name)
+    full_name = func.coalesce(Contact.first_name, "") + " " + Contact.last_name
     conditions = [
-        full_name.like(pattern),
-        func.lower(Contact.last_name).like(pattern),
-        Contact.email.like(pattern),
-        Contact.zip_code.like(pattern),
+        text_matches(full_name, text),
+        text_matches(Contact.last_name, text),
+        Contact.email.like(f"%{text.lower()}%"),
+        Contact.zip_code.like(f"%{text}%"),
     ]
     if len(digits) >= 3:
         # Phone numbers are stored as typed ("030 123 45"): compare without spaces, slashes and dashes.

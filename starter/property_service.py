@@ -30,6 +30,7 @@ from db.models import (
     PropertyVisibility,
     User,
 )
+from starter.contact_service import text_matches
 
 MARKETING_LABELS = {
     MarketingStatus.ACTIVE: "In Vermarktung",
@@ -178,15 +179,13 @@ def visible_to(user_id: int) -> Any:
 async def list_properties(session: AsyncSession, wanted: PropertyFilter) -> tuple[list[PropertyRow], int]:
     """One page of properties under WANTED and the number of all that match."""
     conditions: list[Any] = [Property.archived.is_(wanted.archived)]
-    if wanted.query:
-        pattern = f"%{wanted.query.strip().lower()}%"
+    if wanted.query.strip():
+        text = " ".join(wanted.query.split())
         conditions.append(
             or_(
-                func.lower(Property.external_ref).like(pattern),
-                func.lower(Property.title).like(pattern),
-                func.lower(Property.city).like(pattern),
-                Property.zip_code.like(pattern),
-                func.lower(Property.street).like(pattern),
+                *(text_matches(column, text) for column in (Property.external_ref, Property.title, Property.city)),
+                text_matches(Property.street, text),
+                Property.zip_code.like(f"%{text}%"),
             )
         )
     if wanted.status:
