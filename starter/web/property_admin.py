@@ -209,9 +209,12 @@ async def _upload(request: Request, services: Services, property_id: int, kind: 
 
 @router.post("/properties/{property_id:int}/expose/remove", response_model=None)
 async def remove_expose(request: Request, property_id: int, services: ServicesDep) -> Response:
-    async with services.sessions.begin() as session:
-        prop = await service.set_media(session, property_id)
-        prop.expose_file = None
+    try:
+        async with services.sessions.begin() as session:
+            prop = await service.set_media(session, property_id)
+            prop.expose_file = None
+    except service.PropertyError as exc:
+        raise HTTPException(404, str(exc)) from None
     flash(request, "Das Exposé-PDF wird nicht mehr verschickt.")
     return RedirectResponse(f"/properties/{property_id}/edit", status_code=303)
 

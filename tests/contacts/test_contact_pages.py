@@ -197,6 +197,10 @@ async def test_edit_and_archive(sessions: SessionFactory, settings: Settings) ->
         assert (await http.post(f"/contacts/{klara.id}/archive")).status_code == 303
         assert "Bekannt-Neu" not in (await http.get("/contacts")).text
         assert (await http.post("/contacts/999999/archive")).status_code == 404
+        assert (await http.post(f"/contacts/{klara.id}/restore")).status_code == 303
+        assert "Bekannt-Neu" in (await http.get("/contacts")).text
+        assert (await http.post(f"/api/contacts/{klara.id}/archive")).json()["status"] == "archived"
+        assert (await http.post("/api/contacts/999999/archive")).status_code == 404
         restored = (await http.post(f"/api/contacts/{klara.id}/restore")).json()
         assert restored["status"] == "prospect"
         replaced = await http.put(

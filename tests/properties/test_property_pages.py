@@ -168,6 +168,8 @@ async def test_cover_and_expose_uploads_are_checked_stored_and_served(
         ).status_code == 303
         download = await http.get(f"/properties/{prop_id}/expose.pdf")
         assert download.status_code == 200 and download.content == PDF
+        edit_page = await http.get(f"/properties/{prop_id}/edit")
+        assert f'href="/properties/{prop_id}/expose.pdf"' in edit_page.text
     async with sessions() as session:
         prop = await session.get(Property, prop_id)
         assert prop is not None and prop.cover_image_url is not None and prop.expose_file is not None
@@ -272,3 +274,13 @@ async def test_hand_edited_list_urls_get_the_list(sessions: SessionFactory, sett
             response = await http.get(path)
             assert response.status_code == 200, path
             assert "text/html" in response.headers["content-type"]
+
+
+async def test_the_expose_pdf_can_be_removed(sessions: SessionFactory, settings: Settings) -> None:
+    office = await _office(sessions)
+    prop_id = office["hidden"].id
+    async with app_client(settings) as http:
+        await http.post(f"/properties/{prop_id}/expose", files={"file": ("e.pdf", PDF, "application/pdf")})
+        assert (await http.post(f"/properties/{prop_id}/expose/remove")).status_code == 303
+        assert (await http.get(f"/properties/{prop_id}/expose.pdf")).status_code == 404
+        assert (await http.post("/properties/999999/expose/remove")).status_code == 404
