@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from db.models import ContactImport
 from starter.contact_csv import MAX_CSV_BYTES, ContactCsvImporter, CsvError
 from starter.web.auth import current_user
+from starter.web.dashboard_pages import not_found
 from starter.web.flash import flash
 from starter.web.services import Services, ServicesDep
 from starter.web.templating import templates
@@ -52,7 +53,7 @@ async def preview(request: Request, import_id: int, services: ServicesDep) -> HT
     async with services.sessions() as session:
         row = await session.get(ContactImport, import_id)
     if row is None:
-        raise HTTPException(404, f"Import #{import_id} existiert nicht")
+        return not_found(request, f"Import #{import_id} existiert nicht.")
     context = {"row": row, "checks": DUPLICATE_CHECKS}
     return templates.TemplateResponse(request, "contacts/import_preview.html", context)
 
@@ -64,7 +65,7 @@ async def confirm(request: Request, import_id: int, services: ServicesDep) -> Re
         row = await importer.confirm(import_id)
     except CsvError as exc:
         if "existiert nicht" in exc.reason:
-            raise HTTPException(404, exc.reason) from None
+            return not_found(request, exc.reason)
         flash(request, exc.reason, "error")
         return RedirectResponse(f"/contacts/imports/{import_id}", status_code=303)
     flash(request, f"{row.report.get('created', 0)} Kontakte angelegt.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from db.models import Contact, ContactStatus, User
 from starter import contact_service as service
 from starter.web.auth import current_user
+from starter.web.dashboard_pages import not_found
 from starter.web.flash import flash
 from starter.web.services import Services, ServicesDep
 from starter.web.templating import register_nav_item, templates
@@ -77,7 +78,7 @@ async def contact_page(request: Request, contact_id: int, services: ServicesDep)
     async with services.sessions() as session:
         view = await service.contact_overview(session, contact_id)
     if view is None:
-        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+        return not_found(request, f"Kontakt #{contact_id} existiert nicht.")
     context = {"v": view, "labels": service.STATUS_LABELS, "kinds": service.JOURNAL_KINDS}
     return templates.TemplateResponse(request, "contacts/detail.html", context)
 
@@ -87,7 +88,7 @@ async def contact_message(request: Request, contact_id: int, message_id: int, se
     async with services.sessions() as session:
         message = await service.contact_message(session, contact_id, message_id)
     if message is None:
-        raise HTTPException(404, "Diese Nachricht gibt es bei diesem Kontakt nicht")
+        return not_found(request, "Diese Nachricht gibt es bei diesem Kontakt nicht.")
     return templates.TemplateResponse(request, "contacts/message.html", {"message": message, "contact_id": contact_id})
 
 
@@ -108,7 +109,7 @@ async def edit_contact(request: Request, contact_id: int, services: ServicesDep)
     async with services.sessions() as session:
         contact = await session.get(Contact, contact_id)
     if contact is None:
-        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+        return not_found(request, f"Kontakt #{contact_id} existiert nicht.")
     values = {name: getattr(contact, name) for name in (*FORM_FIELDS, "newsletter")}
     context = await _form_context(services, values, contact_id)
     return templates.TemplateResponse(request, "contacts/form.html", context)
@@ -155,7 +156,7 @@ async def update_contact(request: Request, contact_id: int, services: ServicesDe
         context["error"] = _problem(exc)
         return templates.TemplateResponse(request, "contacts/form.html", context, status_code=422)
     except service.ContactError as exc:
-        raise HTTPException(404, str(exc)) from None
+        return not_found(request, str(exc))
     flash(request, "Kontakt gespeichert.")
     return RedirectResponse(f"/contacts/{contact_id}", status_code=303)
 
@@ -175,7 +176,7 @@ async def _archive(request: Request, services: Services, contact_id: int, *, arc
         async with services.sessions.begin() as session:
             await service.set_archived(session, contact_id, archived)
     except service.ContactError as exc:
-        raise HTTPException(404, str(exc)) from None
+        return not_found(request, str(exc))
     flash(
         request,
         "Kontakt archiviert: er fehlt in Listen, Dublettenprüfung und Geburtstagsmails; sein Verlauf bleibt."
@@ -201,7 +202,7 @@ async def add_journal_entry(request: Request, contact_id: int, services: Service
             )
     except service.ContactError as exc:
         if "existiert nicht" in str(exc):
-            raise HTTPException(404, str(exc)) from None
+            return not_found(request, str(exc))
         flash(request, str(exc), "error")
     else:
         flash(request, "Eintrag gespeichert.")

@@ -19,6 +19,7 @@ from starter import property_service as service
 from starter.media import MAX_IMAGE_BYTES, MAX_PDF_BYTES, MediaError, MediaStore
 from starter.property_import import MAX_UPLOAD_BYTES, ImportOptions, PropertyImporter
 from starter.web.auth import current_user
+from starter.web.dashboard_pages import not_found
 from starter.web.flash import flash
 from starter.web.services import Services, ServicesDep
 from starter.web.templating import templates
@@ -54,11 +55,11 @@ async def _form_context(services: Services, prop_id: int | None, values: dict[st
     }
 
 
-async def _values_of(services: Services, property_id: int) -> dict[str, Any]:
+async def _values_of(services: Services, property_id: int) -> dict[str, Any] | None:
     async with services.sessions() as session:
         detail = await service.property_detail(session, property_id)
         if detail is None:
-            raise HTTPException(404, f"Objekt #{property_id} existiert nicht")
+            return None
         prop = detail.prop
         return {
             "external_ref": prop.external_ref,
@@ -146,6 +147,10 @@ async def _save(request: Request, services: Services, property_id: int | None) -
     return RedirectResponse(f"/properties/{saved_id}", status_code=303)
 
 
+def _missing(request: Request, property_id: int) -> HTMLResponse:
+    return not_found(request, f"Objekt #{property_id} existiert nicht.")
+
+
 @router.get("/properties/new", response_class=HTMLResponse)
 async def new_property(request: Request, services: ServicesDep) -> HTMLResponse:
     user = current_user(request)
@@ -161,6 +166,8 @@ async def create_property(request: Request, services: ServicesDep) -> Response:
 @router.get("/properties/{property_id:int}/edit", response_class=HTMLResponse)
 async def edit_property(request: Request, property_id: int, services: ServicesDep) -> HTMLResponse:
     values = await _values_of(services, property_id)
+    if values is None:
+        return _missing(request, property_id)
     return templates.TemplateResponse(
         request, "properties/form.html", await _form_context(services, property_id, values)
     )
@@ -168,7 +175,8 @@ async def edit_property(request: Request, property_id: int, services: ServicesDe
 
 @router.post("/properties/{property_id:int}/edit", response_model=None)
 async def update_property(request: Request, property_id: int, services: ServicesDep) -> Response:
-    await _values_of(services, property_id)  # 404 for an unknown property before reading the form
+    if await _values_of(services, property_id) is None:  # before reading the form
+        return _missing(request, property_id)
     return await _save(request, services, property_id)
 
 
@@ -183,7 +191,8 @@ async def upload_expose(request: Request, property_id: int, services: ServicesDe
 
 
 async def _upload(request: Request, services: Services, property_id: int, kind: str) -> Response:
-    await _values_of(services, property_id)
+    if await _values_of(services, property_id) is None:
+        return _missing(request, property_id)
     store = MediaStore(services.settings.data_dir)
     try:
         upload = await read_upload(request, "file", MAX_IMAGE_BYTES if kind == "cover" else MAX_PDF_BYTES)
@@ -200,7 +209,7 @@ async def _upload(request: Request, services: Services, property_id: int, kind: 
     except (UploadError, MediaError) as exc:
         reason = exc.reason if isinstance(exc, UploadError) else str(exc)
         status = exc.status_code if isinstance(exc, UploadError) else 422
-        context = await _form_context(services, property_id, await _values_of(services, property_id))
+        context = await _form_context(services, property_id, await _values_of(services, property_id) or {})
         context["error"] = reason
         return templates.TemplateResponse(request, "properties/form.html", context, status_code=status)
     flash(request, "Titelbild gespeichert." if kind == "cover" else "Exposé (PDF) gespeichert.")
@@ -213,8 +222,8 @@ async def remove_expose(request: Request, property_id: int, services: ServicesDe
         async with services.sessions.begin() as session:
             prop = await service.set_media(session, property_id)
             prop.expose_file = None
-    except service.PropertyError as exc:
-        raise HTTPException(404, str(exc)) from None
+    except service.PropertyError:
+        return _missing(request, property_id)
     flash(request, "Das Exposé-PDF wird nicht mehr verschickt.")
     return RedirectResponse(f"/properties/{property_id}/edit", status_code=303)
 
@@ -234,8 +243,8 @@ async def _archive(request: Request, services: Services, property_id: int, *, ar
         async with services.sessions.begin() as session:
             prop = await service.set_archived(session, property_id, archived)
             ref = prop.external_ref
-    except service.PropertyError as exc:
-        raise HTTPException(404, str(exc)) from None
+    except service.PropertyError:
+        return _missing(request, property_id)
     flash(
         request,
         f"Objekt {ref} archiviert: neue Anfragen dafür werden ignoriert; Anfragen, Leads und Verlauf bleiben."
@@ -285,7 +294,7 @@ async def import_report(request: Request, import_id: int, services: ServicesDep)
     async with services.sessions() as session:
         row = await session.get(PropertyImport, import_id)
     if row is None:
-        raise HTTPException(404, f"Import #{import_id} existiert nicht")
+        return not_found(request, f"Import #{import_id} existiert nicht.")
     return templates.TemplateResponse(request, "properties/import_report.html", {"row": row})
 
 

@@ -8,7 +8,7 @@ how many inquiries and open leads it has.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import select
 
@@ -16,6 +16,7 @@ from db.models import MarketingStatus, User
 from starter.media import MediaStore
 from starter.property_service import MARKETING_LABELS, PAGE_SIZE, PropertyFilter, list_properties, property_detail
 from starter.web.auth import current_user
+from starter.web.dashboard_pages import not_found
 from starter.web.dashboard_queries import safe_link
 from starter.web.services import ServicesDep
 from starter.web.templating import register_nav_item, templates
@@ -71,17 +72,17 @@ async def property_page(request: Request, property_id: int, services: ServicesDe
     async with services.sessions() as session:
         detail = await property_detail(session, property_id)
     if detail is None:
-        raise HTTPException(404, f"Objekt #{property_id} existiert nicht")
+        return not_found(request, f"Objekt #{property_id} existiert nicht.")
     context = {"d": detail, "labels": MARKETING_LABELS, "safe_link": safe_link}
     return templates.TemplateResponse(request, "properties/detail.html", context)
 
 
 @router.get("/properties/{property_id:int}/expose.pdf", response_model=None)
-async def expose_download(property_id: int, services: ServicesDep) -> FileResponse:
+async def expose_download(request: Request, property_id: int, services: ServicesDep) -> FileResponse | HTMLResponse:
     async with services.sessions() as session:
         detail = await property_detail(session, property_id)
     stored = detail.prop.expose_file if detail else None
     path = MediaStore(services.settings.data_dir).document_path(stored) if stored else None
     if detail is None or path is None:
-        raise HTTPException(404, "Kein Exposé hinterlegt")
+        return not_found(request, "Für dieses Objekt ist kein Exposé-PDF hinterlegt.")
     return FileResponse(path, media_type="application/pdf", filename=f"Expose-{detail.prop.external_ref}.pdf")

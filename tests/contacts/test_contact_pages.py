@@ -142,7 +142,8 @@ async def test_the_contact_page_shows_everything_the_office_knows(sessions: Sess
         assert mail.status_code == 200 and 'sandbox=""' in mail.text and 'href="https://example.com/x"' in mail.text
         other = people["bernd"]
         assert (await http.get(f"/contacts/{other.id}/messages/{message_id.group(1)}")).status_code == 404
-        assert (await http.get("/contacts/999999")).status_code == 404
+        missing = await http.get("/contacts/999999")
+        assert missing.status_code == 404 and "Kontakt #999999 existiert nicht." in missing.text
 
 
 async def test_new_contact_records_its_event_and_bad_input_is_shown(

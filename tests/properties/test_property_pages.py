@@ -71,7 +71,9 @@ async def test_detail_page_and_api(sessions: SessionFactory, settings: Settings)
         assert "Anna Agent" in page.text
         body = (await http.get(f"/api/properties/{prop_id}")).json()
         assert body["external_ref"] == "W-1001" and body["visible_user_ids"] == [office["agent"].id]
-        assert (await http.get("/properties/999999")).status_code == 404
+        missing = await http.get("/properties/999999")
+        assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+        assert "Objekt #999999 existiert nicht." in missing.text
         assert (await http.get("/api/properties/999999")).status_code == 404
         assert (await http.get(f"/properties/{prop_id}/expose.pdf")).status_code == 404
 
