@@ -222,7 +222,7 @@ class PropertyImporter:
             for name, value in values.items():
                 setattr(prop, name, value)
             prop.archived = False
-        changed |= self._attachments(prop, record, source, report)
+        changed |= await self._attachments(prop, record, source, report)
         entry = {"ref": prop.external_ref, "id": prop.id, "title": prop.title}
         if existing is None:
             report.created.append(entry)
@@ -232,8 +232,11 @@ class PropertyImporter:
         else:
             report.unchanged.append(entry)
 
-    def _attachments(self, prop: Property, record: PropertyRecord, source: _Source, report: ImportReport) -> bool:
-        """Pictures and the exposé; a missing or broken file is a warning, the property is imported anyway."""
+    async def _attachments(self, prop: Property, record: PropertyRecord, source: _Source, report: ImportReport) -> bool:
+        """Pictures and the exposé; a missing or broken file is a warning, the property is imported anyway.
+
+        Unpacking and writing run in a thread: an export with hundreds of pictures must not stall the web app.
+        """
         cover: str | None = None
         pictures: list[str] = []
         expose: str | None = None
@@ -241,9 +244,9 @@ class PropertyImporter:
             try:
                 if _is_document(attachment):
                     if expose is None and attachment.location == "INTERN":
-                        expose = self._media.save_expose(prop.id, self._read(source, attachment), _label(attachment))
+                        expose = await asyncio.to_thread(self._expose, prop.id, attachment, source)
                     continue
-                url = self._picture(prop.id, attachment, source)
+                url = await asyncio.to_thread(self._picture, prop.id, attachment, source)
             except (MediaError, ImportRefusedError) as exc:
                 report.warnings.append({"ref": prop.external_ref, "text": str(exc)})
                 continue
@@ -261,6 +264,9 @@ class PropertyImporter:
         if expose is not None and prop.expose_file != expose:
             prop.expose_file, changed = expose, True
         return changed
+
+    def _expose(self, property_id: int, attachment: Attachment, source: _Source) -> str:
+        return self._media.save_expose(property_id, self._read(source, attachment), _label(attachment))
 
     def _picture(self, property_id: int, attachment: Attachment, source: _Source) -> str | None:
         if attachment.location == "EXTERN":
