@@ -34,6 +34,7 @@ from db.models import Contact, ContactImport, ContactStatus, ImportStatus
 from db.session import SessionFactory
 from settings import Settings
 from starter.contact_service import ContactUpdate
+from starter.form_errors import german_problem
 from starter.media import MediaStore
 from workflows.inquiry_models import InquiryManagerConfig
 
@@ -279,14 +280,7 @@ def _date(value: str) -> date | None:
 
 
 def _reason(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        error = exc.errors()[0]
-        name = str(error["loc"][0]) if error["loc"] else ""
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "missing" or (name == "last_name" and error["type"] == "string_too_short"):
-            message = "fehlt"
-        return f"{FIELD_LABELS.get(name, name)}: {message}"
-    return str(exc)
+    return german_problem(exc, FIELD_LABELS) if isinstance(exc, ValidationError) else str(exc)
 
 
 async def check_duplicates(session: AsyncSession, rows: list[CsvRow], mode: str) -> None:

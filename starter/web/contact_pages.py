@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from db.models import Contact, ContactStatus, User
 from starter import contact_service as service
+from starter.form_errors import german_problem
 from starter.web.auth import current_user
 from starter.web.dashboard_pages import not_found
 from starter.web.flash import flash
@@ -32,6 +33,11 @@ FIELD_LABELS = {
     "status": "Status",
     "zip_code": "PLZ",
     "owner_user_id": "Betreuer",
+    "salutation": "Anrede",
+    "phone": "Telefon",
+    "mobile": "Mobil",
+    "street": "Straße",
+    "city": "Ort",
 }
 FORM_FIELDS = (
     "salutation",
@@ -123,9 +129,7 @@ async def _posted(request: Request) -> dict[str, Any]:
 
 
 def _problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    name = str(error["loc"][0]) if error["loc"] else ""
-    return f"{FIELD_LABELS.get(name, name)}: {str(error['msg']).removeprefix('Value error, ')}"
+    return german_problem(exc, FIELD_LABELS)
 
 
 @router.post("/contacts/new", response_model=None)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from db.models import MarketingStatus, PropertyImport, User
 from starter import property_service as service
+from starter.form_errors import german_problem
 from starter.media import MAX_IMAGE_BYTES, MAX_PDF_BYTES, MediaError, MediaStore
 from starter.property_import import MAX_UPLOAD_BYTES, ImportOptions, PropertyImporter
 from starter.web.auth import current_user
@@ -36,6 +37,13 @@ FIELD_LABELS = {
     "price": "Preis",
     "expose_url": "Exposé-Link",
     "contact_persons": "Ansprechpartner",
+    "visible_user_ids": "Sichtbar für",
+    "property_type": "Objektart",
+    "street": "Straße",
+    "zip_code": "PLZ",
+    "city": "Ort",
+    "key_data": "Eckdaten",
+    "texts": "Texte",
 }
 
 
@@ -124,12 +132,7 @@ async def _posted(request: Request) -> tuple[dict[str, Any], dict[str, list[str]
 
 
 def _problem(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else ""
-        message = str(error["msg"]).removeprefix("Value error, ")
-        return f"{FIELD_LABELS.get(field, field)}: {message}"
-    return str(exc)
+    return german_problem(exc, FIELD_LABELS) if isinstance(exc, ValidationError) else str(exc)
 
 
 async def _save(request: Request, services: Services, property_id: int | None) -> Response:

@@ -38,7 +38,7 @@ def test_utf8_with_bom_and_semicolons() -> None:
     assert sorted(reasons.values()) == [
         "E-Mail: keine gültige E-Mail-Adresse",
         "Geburtstag: „31.02.1980“ ist kein Datum (erwartet z. B. 24.12.1980)",
-        "Nachname: fehlt",
+        "Nachname: bitte angeben",
     ]
 
 
@@ -126,7 +126,7 @@ async def test_import_pages(sessions: SessionFactory, settings: Settings) -> Non
         assert uploaded.status_code == 303
         preview = await http.get(uploaded.headers["location"])
         assert "Import bestätigen" in preview.text and "Müller-Lüdenscheidt" in preview.text
-        assert "Nachname: fehlt" in preview.text and "Dublette" in preview.text
+        assert "Nachname: bitte angeben" in preview.text and "Dublette" in preview.text
         import_id = uploaded.headers["location"].rsplit("/", 1)[1]
         confirmed = await http.post(f"/contacts/imports/{import_id}/confirm")
         assert confirmed.status_code == 303

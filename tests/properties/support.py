@@ -15,13 +15,20 @@ def fixture(name: str) -> bytes:
 
 
 def export_zip(xml_name: str = "export-1.2.7.xml", *, folder: str = "") -> bytes:
-    """The 1.2.7 export with its pictures under bilder/ and the exposé next to the XML."""
+    """The 1.2.7 export with its pictures under bilder/ and the exposé next to the XML.
+
+    Entries carry a fixed time stamp (not the clock's), so the same call gives the same bytes.
+    """
+    members = {
+        f"{folder}{xml_name}": fixture(xml_name),
+        f"{folder}bilder/nb-12-titel.jpg": fixture("nb-12-titel.jpg"),
+        f"{folder}bilder/nb-12-kueche.png": fixture("nb-12-kueche.png"),
+        f"{folder}expose-nb-12.pdf": fixture("expose-nb-12.pdf"),
+    }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"{folder}{xml_name}", fixture(xml_name))
-        archive.writestr(f"{folder}bilder/nb-12-titel.jpg", fixture("nb-12-titel.jpg"))
-        archive.writestr(f"{folder}bilder/nb-12-kueche.png", fixture("nb-12-kueche.png"))
-        archive.writestr(f"{folder}expose-nb-12.pdf", fixture("expose-nb-12.pdf"))
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 11, 30, 8, 0, 0)), data, zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 

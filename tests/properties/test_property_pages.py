@@ -133,7 +133,9 @@ async def test_bad_form_input_is_shown_not_saved(sessions: SessionFactory, setti
             ({"external_ref": "W-1001", "title": "Doppelt"}, "Die Objektnummer W-1001 hat schon Objekt"),
             ({"external_ref": "N-1", "title": "X", "price": "viel"}, "Preis: „viel“ ist keine Zahl."),
             ({"external_ref": "N-1", "title": "X", "key_data": "ohne Doppelpunkt"}, "Eckdaten, Zeile 1"),
-            ({"external_ref": "N-1", "title": ""}, "Titel:"),
+            ({"external_ref": "N-1", "title": ""}, "Titel: bitte angeben"),
+            ({"external_ref": "N 1", "title": "X"}, "Objektnummer: enthält nicht erlaubte Zeichen"),
+            ({"external_ref": "N-1", "title": "X" * 301}, "Titel: höchstens 300 Zeichen"),
             ({"external_ref": "N-1", "title": "X", "expose_url": "javascript:alert(1)"}, "Exposé-Link"),
             (
                 {"external_ref": "N-1", "title": "X", "contact_persons": "user:999999"},
