@@ -242,6 +242,8 @@ async def property_detail(session: AsyncSession, property_id: int) -> PropertyDe
 
 async def save_property(session: AsyncSession, data: PropertyInput, property_id: int | None = None) -> Property:
     """Create (PROPERTY_ID None) or replace a property with its visibility and ordered contact persons."""
+    if property_id is not None and await session.get(Property, property_id) is None:
+        raise PropertyError(f"Objekt #{property_id} existiert nicht.")
     clash = await session.scalar(
         select(Property.id).where(
             func.lower(Property.external_ref) == data.external_ref.lower(), Property.id != (property_id or 0)

@@ -22,6 +22,7 @@ from starter.property_import import MAX_UPLOAD_BYTES, ImportOptions, PropertyImp
 from starter.web.auth import current_user
 from starter.web.dashboard_pages import not_found
 from starter.web.flash import flash
+from starter.web.properties_api import PropertyDetailOut, get_property
 from starter.web.services import Services, ServicesDep
 from starter.web.templating import templates
 from starter.web.uploads import UploadError, read_upload
@@ -323,3 +324,52 @@ async def import_api(
     row = await importer.run(row.id, data, ImportOptions(visible_to_all=visible_to_all))
     body = {"id": row.id, "status": row.status, "error": row.error, "report": row.report}
     return JSONResponse(body, status_code=422 if row.error else 200)
+
+
+async def _detail_out(services: Services, property_id: int) -> PropertyDetailOut:
+    return await get_property(property_id, services)  # the read model of GET /api/properties/{id}
+
+
+@api_router.post("", status_code=201)
+async def create_property_api(data: service.PropertyInput, services: ServicesDep) -> PropertyDetailOut:
+    """Create a property (`contact_persons`: `["user:2", "contact:7"]`, in order); 409 when the ref is taken."""
+    return await _write_api(services, data, None)
+
+
+@api_router.put("/{property_id}")
+async def replace_property_api(
+    property_id: int, data: service.PropertyInput, services: ServicesDep
+) -> PropertyDetailOut:
+    """Replace a property as the edit form does (cover, exposé file and pictures stay)."""
+    return await _write_api(services, data, property_id)
+
+
+async def _write_api(services: Services, data: service.PropertyInput, property_id: int | None) -> PropertyDetailOut:
+    try:
+        async with services.sessions.begin() as session:
+            prop = await service.save_property(session, data, property_id)
+            saved_id = prop.id
+    except service.PropertyError as exc:
+        reason = str(exc)
+        status = 404 if reason.startswith("Objekt #") else 409 if "Objektnummer" in reason else 422
+        raise HTTPException(status, reason) from None
+    return await _detail_out(services, saved_id)
+
+
+@api_router.post("/{property_id}/archive")
+async def archive_property_api(property_id: int, services: ServicesDep) -> PropertyDetailOut:
+    return await _archive_api(services, property_id, archived=True)
+
+
+@api_router.post("/{property_id}/restore")
+async def restore_property_api(property_id: int, services: ServicesDep) -> PropertyDetailOut:
+    return await _archive_api(services, property_id, archived=False)
+
+
+async def _archive_api(services: Services, property_id: int, *, archived: bool) -> PropertyDetailOut:
+    try:
+        async with services.sessions.begin() as session:
+            await service.set_archived(session, property_id, archived)
+    except service.PropertyError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return await _detail_out(services, property_id)

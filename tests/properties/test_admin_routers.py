@@ -27,6 +27,9 @@ def test_changes_and_imports_are_admin_routes() -> None:
         ("POST", "/properties/{property_id:int}/archive"),
         ("POST", "/properties/import"),
         ("POST", "/api/properties/import"),
+        ("POST", "/api/properties"),
+        ("PUT", "/api/properties/{property_id}"),
+        ("POST", "/api/properties/{property_id}/archive"),
         ("POST", "/contacts/import"),
         ("POST", "/contacts/imports/{import_id:int}/confirm"),
     } <= admin

@@ -288,3 +288,40 @@ async def test_the_expose_pdf_can_be_removed(sessions: SessionFactory, settings:
         assert (await http.post(f"/properties/{prop_id}/expose/remove")).status_code == 303
         assert (await http.get(f"/properties/{prop_id}/expose.pdf")).status_code == 404
         assert (await http.post("/properties/999999/expose/remove")).status_code == 404
+
+
+async def test_the_write_api(sessions: SessionFactory, settings: Settings) -> None:
+    office = await _office(sessions)
+    agent = office["agent"]
+    body = {
+        "external_ref": "API-1",
+        "title": "Per API",
+        "marketing_status": "reserved",
+        "visible_user_ids": [agent.id],
+        "manager_user_id": agent.id,
+        "contact_persons": [f"user:{agent.id}"],
+        "rooms": "2.5",
+        "key_data": {"Baujahr": "1999"},
+    }
+    async with app_client(settings) as http:
+        created = await http.post("/api/properties", json=body)
+        assert created.status_code == 201, created.text
+        out = created.json()
+        assert out["marketing_status"] == "reserved" and out["visible_user_ids"] == [agent.id]
+        assert [person["user_id"] for person in out["contact_persons"]] == [agent.id]
+        assert (await http.post("/api/properties", json=body)).status_code == 409
+        assert (
+            await http.post("/api/properties", json={**body, "external_ref": "API-2", "manager_user_id": 999999})
+        ).status_code == 422
+        assert (await http.post("/api/properties", json={**body, "external_ref": "A B"})).status_code == 422
+        replaced = await http.put(f"/api/properties/{out['id']}", json={**body, "title": "Neu", "contact_persons": []})
+        assert (
+            replaced.status_code == 200
+            and replaced.json()["title"] == "Neu"
+            and replaced.json()["contact_persons"] == []
+        )
+        assert (await http.put("/api/properties/999999", json=body)).status_code == 404
+        archived = await http.post(f"/api/properties/{out['id']}/archive")
+        assert archived.json()["archived"] is True and archived.json()["marketing_status"] == "inactive"
+        assert (await http.post(f"/api/properties/{out['id']}/restore")).json()["archived"] is False
+        assert (await http.post("/api/properties/999999/archive")).status_code == 404
