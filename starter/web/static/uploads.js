@@ -10,7 +10,8 @@ document.querySelectorAll("form[data-upload]").forEach((form) => {
     try {
       const response = await immoflowFetch(form.action, { method: "POST", body: new FormData(form) });
       const html = await response.text();
-      history.replaceState(null, "", response.url);
+      // Only a redirect's target is a page to stay on; an error page answers the POST and keeps the address.
+      if (response.redirected) history.replaceState(null, "", response.url);
       document.open();
       document.write(html);
       document.close();
