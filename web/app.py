@@ -25,10 +25,12 @@ from web.templating import STATIC_DIR, problem_page
 def routers() -> list[APIRouter]:
     # Imported here so that importing the app module (uvicorn, tests) stays cheap.
     from web.api import automations as automations_api
+    from web.api import contacts as contacts_api
     from web.api import crm as crm_api
     from web.api import health, metrics
     from web.api import inquiries as inquiries_api
     from web.api import leads as leads_api
+    from web.api import properties as properties_api
     from web.api import settings as settings_api
     from web.api import slots as slots_api
     from web.api import tasks as tasks_api
@@ -37,13 +39,16 @@ def routers() -> list[APIRouter]:
     from web.pages import appointments as appointments_pages
     from web.pages import automations as automations_pages
     from web.pages import confirm as confirm_pages
+    from web.pages import contact_import, dev_mail, dev_sms, inquiry_actions, property_admin
+    from web.pages import contacts as contact_pages
     from web.pages import dashboard as dashboard_pages
-    from web.pages import dev_mail, dev_sms, inquiry_actions
     from web.pages import leads as lead_pages
     from web.pages import legal as legal_pages
     from web.pages import login as login_pages
     from web.pages import mail_templates as template_pages
+    from web.pages import media as media_pages
     from web.pages import privacy as privacy_pages
+    from web.pages import properties as property_pages
     from web.pages import sales_processes as sales_process_pages
     from web.pages import set_password as set_password_pages
     from web.pages import settings as settings_pages
@@ -74,6 +79,16 @@ def routers() -> list[APIRouter]:
         crm_api.router,
         automations_api.router,
         automations_pages.router,
+        media_pages.router,
+        properties_api.router,
+        property_pages.router,
+        # Admin only (create/edit/upload/archive, OpenImmo import): both routers carry AdminOnly.
+        property_admin.router,
+        property_admin.api_router,
+        contact_pages.router,
+        contacts_api.router,
+        # Admin only (contacts CSV import): the router carries AdminOnly.
+        contact_import.router,
         legal_pages.router,
         privacy_pages.router,
         users_pages.router,

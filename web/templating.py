@@ -49,6 +49,8 @@ NAV_ITEMS = (
     NavItem(t("nav.tasks"), "/tasks"),
     NavItem("Leads", "/leads"),
     NavItem(t("nav.appointments"), "/appointments"),
+    NavItem("Objekte", "/properties"),
+    NavItem("Kontakte", "/contacts"),
     NavItem("Terminanfragen", "/slot-requests"),
     NavItem("Automationen", "/automations", admin_only=True),
     NavItem(t("nav.settings"), "/settings/inquiry-manager", admin_only=True),

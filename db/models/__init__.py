@@ -19,6 +19,7 @@ from db.models.crm import (
     User,
     UserRole,
 )
+from db.models.imports import ContactImport, ImportStatus, PropertyImport
 from db.models.inquiries import Inquiry, InquiryStatus, InquiryStep, QuarantinedPayload, RawPayload
 from db.models.leads import Lead, SalesPhase, SalesProcess
 from db.models.messaging import AppSetting, DomainEvent, Message, MessageStatus, MessageTemplate
@@ -46,9 +47,11 @@ __all__ = [
     "ConsentRecord",
     "ConsentStatus",
     "Contact",
+    "ContactImport",
     "ContactStatus",
     "Deal",
     "DomainEvent",
+    "ImportStatus",
     "Inquiry",
     "InquiryStatus",
     "InquiryStep",
@@ -65,6 +68,7 @@ __all__ = [
     "PrivacyAudit",
     "Property",
     "PropertyContactPerson",
+    "PropertyImport",
     "PropertyVisibility",
     "QuarantinedPayload",
     "RateCounter",

@@ -133,6 +133,12 @@ class Property(CreatedAtMixin, Base):
     expose_url: Mapped[str | None] = mapped_column(String(1000))
     expose_file: Mapped[str | None] = mapped_column(String(500), comment="Path below the data dir.")
     archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    texts: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, comment="Free texts (OpenImmo freitexte): description, location, features, other."
+    )
+    images: Mapped[list[str]] = mapped_column(default=list, comment="Further picture URLs besides the cover.")
+    source: Mapped[str | None] = mapped_column(String(20), comment="office | openimmo")
+    updated_at: Mapped[datetime | None]
     widerruf_mode: Mapped[str | None] = mapped_column(
         String(10), comment="Broker contract with Widerruf: on | off; null follows the office setting."
     )

@@ -136,6 +136,7 @@ def _register_groups() -> None:
     from starter.cli import deploy as cli_deploy
     from starter.cli import history as cli_history
     from starter.cli import inquiry as cli_inquiry
+    from starter.cli import properties as cli_properties
     from starter.cli import schedules as cli_schedules
     from starter.cli import sessions as cli_sessions
     from starter.cli import temporal as cli_temporal
@@ -147,6 +148,7 @@ def _register_groups() -> None:
     app.add_typer(cli_temporal.app, name="temporal")
     app.command("codec-server")(codec_server.serve)
     app.add_typer(cli_schedules.app, name="schedules")
+    app.add_typer(cli_properties.app, name="properties")
     app.add_typer(cli_deploy.app, name="deploy")
     app.add_typer(cli_sessions.app, name="sessions")
 

@@ -3,7 +3,8 @@
 One middleware decides for every request, before any handler or body parsing runs:
 
 - PUBLIC_PREFIXES / PUBLIC_PATHS: prospect pages (their links carry signed tokens), health, metrics,
-  static files, development tools. No check at all. A new prospect-facing page adds its prefix here.
+  static files, property pictures (/media/: prospect pages and exposé mails show them), development
+  tools. No check at all. A new prospect-facing page adds its prefix here.
 - LOGIN_PATHS: /login and /logout, open to everyone but CSRF-checked.
 - INTAKE (POST /api/inquiries, /api/inquiries/openimmo): open, unless IMMOFLOW_INTAKE_TOKEN is set; then
   `Authorization: Bearer <intake token>` (or the API token) is required. Portals have no sessions.
@@ -38,7 +39,9 @@ SESSION_COOKIE = "immoflow_session"
 # The cookie holds the server-side session's token under this key (see web.security.sessions).
 SESSION_TOKEN_KEY = "sid"
 
-PUBLIC_PREFIXES = ("/confirm/", "/slots/", "/set-password/", "/static/", "/dev/", "/unsubscribe/", "/consent/")
+PUBLIC_PREFIXES = (
+    "/confirm/", "/slots/", "/set-password/", "/static/", "/dev/", "/unsubscribe/", "/consent/", "/media/",
+)  # fmt: skip
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/favicon.ico", "/impressum", "/datenschutz"})
 LOGIN_PATHS = frozenset({"/login", "/logout"})
 INTAKE_PATHS = frozenset({"/api/inquiries", "/api/inquiries/openimmo"})
