@@ -34,7 +34,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
-from messaging.inquiry_mail import german_number
+from messaging.l10n import number
 
 Action = Literal["CHANGE", "DELETE"]
 MAX_REF_LENGTH = 64
@@ -194,7 +194,7 @@ def _record(item: Element, ref: str | None) -> PropertyRecord:
     for element, label, unit in PRICE_FACTS:
         amount = _number(prices, element, "preise")
         if amount is not None:
-            record.key_data[label] = f"{german_number(amount, 0)} {unit}"
+            record.key_data[label] = f"{number(amount, 0)} {unit}"
     record.price = _number(prices, "kaufpreis", "preise") or _number(prices, "kaltmiete", "preise")
     areas = _child(item, "flaechen")
     record.living_area = _number(areas, "wohnflaeche", "flaechen")
@@ -202,7 +202,7 @@ def _record(item: Element, ref: str | None) -> PropertyRecord:
     for element, label, unit in AREA_FACTS:
         amount = _number(areas, element, "flaechen")
         if amount is not None:
-            record.key_data[label] = f"{german_number(amount, 0)} {unit}".strip()
+            record.key_data[label] = f"{number(amount, 0)} {unit}".strip()
     state = _child(_child(item, "zustand_angaben"), "verkaufstatus")
     if state is not None:
         record.marketing_status = SALES_STATUS.get((state.get("stand") or "").upper(), "active")
