@@ -327,7 +327,10 @@ async def office(
 ) -> AsyncIterator[Office]:
     await load_demo_data(sessions)
     port = free_port()
-    served = live_settings(settings, port, task_queue).model_copy(update={"api_token": SecretStr(TOKEN)})
+    # development: the layout covers /dev/mail and /dev/sms too, which exist in development only
+    served = live_settings(settings, port, task_queue).model_copy(
+        update={"api_token": SecretStr(TOKEN), "env": "development"}
+    )
     async with (
         running_harness(workflow_env.client, sessions, served, task_queue),
         live_server(served, port, workflow_env.client) as base,

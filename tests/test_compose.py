@@ -293,17 +293,15 @@ def test_scaling_check_catches_what_docker_refuses(service: str, change: dict[st
 
 def test_the_proxy_is_the_web_apps_one_address() -> None:
     proxy, web = services()["proxy"], services()["web"]
-    assert fixed_host_ports(proxy) == ["127.0.0.1:8000:8000"]
+    assert fixed_host_ports(proxy) == ["80:80", "443:443"]  # TLS for PUBLIC_DOMAIN; the web replicas publish nothing
     assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
-    [config] = proxy["configs"]
-    assert compose()["configs"][config["source"]]["file"] == "./deploy/Caddyfile"
-    assert config["target"] == "/etc/caddy/Caddyfile"
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
     # Upstreams by DNS, re-resolved: every replica `--scale web=N` makes, on the port the web app listens on.
     port = environment(web)["IMMOFLOW_WEB_PORT"]
     assert re.search(rf"^\s*dynamic a web {port} \{{$", CADDYFILE.read_text(), re.M)
-    # The replicas trust the proxy's X-Forwarded-For (the login throttle counts per client address) because
-    # nothing else reaches them.
-    assert environment(web)["FORWARDED_ALLOW_IPS"] == "*" and not web.get("ports")
+    # The replicas believe X-Forwarded-For (login throttle, rate limits) from the proxy's fixed address only.
+    assert environment(web)["IMMOFLOW_TRUSTED_PROXIES"] == proxy["networks"]["edge"]["ipv4_address"]
+    assert not web.get("ports")
 
 
 def test_workers_join_the_deployment_with_their_revision() -> None:

@@ -192,7 +192,10 @@ async def test_followups_then_expiry_with_final_notice(
     reminder = next(m for m in smtp_sink.received if "Erinnerung 1" in m.subject)
     assert "Anna Agent" in str(reminder.message["From"])
     # Seed 000 "without signature": a closing line and the sender's name, no personal signature block.
-    assert reminder.text.rstrip().endswith("Mit freundlichen Grüßen\r\nAnna Agent"), reminder.text
+    # The sign-off ends the letter; the office's legal footer (issue 16) follows after the "-- " line.
+    letter, _, footer = reminder.text.partition("\r\n-- \r\n")
+    assert letter.rstrip().endswith("Mit freundlichen Grüßen\r\nAnna Agent"), reminder.text
+    assert "Impressum" in footer, reminder.text
 
 
 async def test_old_stop_activity_does_not_stop(harness: InquiryHarness, workflow_env: WorkflowEnvironment) -> None:

@@ -306,10 +306,18 @@ def test_the_cli_sends_the_intake_token(monkeypatch: pytest.MonkeyPatch) -> None
 
 async def test_dev_pages_show_who_is_signed_in(settings: Settings, user: User) -> None:
     """/dev/mail and /dev/sms are public in development, but sit in the office menu: same header there."""
-    async with app_client(settings, auth=None) as http:
+    development = settings.model_copy(update={"env": "development"})  # /dev/* exists in development only
+    async with app_client(development, auth=None) as http:
         anonymous = await http.get("/dev/mail")
         assert anonymous.status_code == 200 and "Angemeldet als" not in anonymous.text
         await login(http, EMAIL, PASSWORD)
         for path in ("/dev/mail", "/dev/sms"):
             page = await http.get(path)
             assert page.status_code == 200 and "Angemeldet als Anna Agent" in page.text, path
+
+
+async def test_the_favicon_is_served_to_anyone(settings: Settings) -> None:
+    """Every page asks for /favicon.ico, logged in or not: no 404 (or login redirect) in the log for each one."""
+    async with app_client(settings, auth=None) as http:
+        icon = await http.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.content.startswith(b"\x00\x00\x01\x00")  # an ICO file

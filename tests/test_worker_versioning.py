@@ -31,7 +31,7 @@ from db.session import SessionFactory
 from settings import Settings, get_settings, venv_binary
 from starter.events.dispatcher import Dispatcher
 from starter.events.leads import LeadEventHandlers
-from starter.temporal.deployments import describe, promote, promote_at_start, wait_registered
+from starter.temporal.deployments import DeploymentError, describe, promote, promote_at_start, wait_registered
 from starter.temporal.setup import register_search_attributes
 from tests import factories
 from tests.inquiry_harness import InquiryHarness
@@ -113,6 +113,18 @@ async def until(predicate: Any, within: float = 20.0) -> None:
             await asyncio.sleep(0.1)
 
 
+async def promote_once_polled(client: Client, build: str) -> str | None:
+    """promote(), once the server has seen BUILD's pollers on every task queue type (slow under load)."""
+    async with asyncio.timeout(30):
+        while True:
+            try:
+                return await promote(client, DEPLOYMENT, build, identity="test")
+            except DeploymentError as err:
+                if "missing active task queues" not in str(err):
+                    raise
+                await asyncio.sleep(0.2)
+
+
 async def test_v2_takes_new_inquiries_v1_finishes_its_own_and_the_lead_moves(
     dev_server: Client, task_queue: str, sessions: SessionFactory, settings: Settings, engine: AsyncEngine
 ) -> None:
@@ -142,7 +154,7 @@ async def test_v2_takes_new_inquiries_v1_finishes_its_own_and_the_lead_moves(
             # A restarted or added build never takes over by itself once a version is current.
             assert not await promote_at_start(client, WorkerDeploymentVersion(DEPLOYMENT, V2), "first")
             assert (await describe(client, DEPLOYMENT)).current_build_id == V1  # type: ignore[union-attr]
-            assert await promote(client, DEPLOYMENT, V2, identity="test") == V1
+            assert await promote_once_polled(client, V2) == V1
             status = await describe(client, DEPLOYMENT)
             assert status is not None and status.current_build_id == V2
             old = status.version(V1)
@@ -179,7 +191,7 @@ async def test_v2_takes_new_inquiries_v1_finishes_its_own_and_the_lead_moves(
             await Replayer(workflows=V2_WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(lead_history)
 
             # Rollback is one switch back, as long as v1's workers run: the next inquiry starts on v1.
-            assert await promote(client, DEPLOYMENT, V1, identity="test") == V2
+            assert await promote_once_polled(client, V1) == V2
             rolled_back = await inquiries.start(await factories.inquiry(sessions, email="dritte@example.com"))
             await inquiries.wait_for_state(rolled_back, InquiryState.WAITING_FOR_CONFIRMATION)
             assert await versioning(rolled_back) == (V1, "pinned")
