@@ -34,6 +34,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+# Patch ID of "an update that did nothing says so instead of answering with the snapshot".
+HONEST_UPDATES = "inquiry-honest-updates"
+
+
 class LinkRejectedError(ApplicationError):
     """A confirmation the workflow refuses before it enters history; `type` tells the form which page."""
 
@@ -153,7 +157,15 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
     @workflow.update
     async def resend_confirmation(self) -> InquirySnapshot:
         self._resends_requested += 1
-        await workflow.wait_condition(lambda: self._resends_sent >= self._resends_requested or self._done)
+        number = self._resends_requested
+        await workflow.wait_condition(lambda: self._resends_sent >= number or self._done)
+        if self._resends_sent < number and workflow.patched(HONEST_UPDATES):
+            # The inquiry ended before its next waiting point served the request: nothing was sent.
+            raise ApplicationError(
+                "Die Anfrage wurde inzwischen abgeschlossen; es wurde kein Bestätigungslink gesendet.",
+                type="NotSent",
+                non_retryable=True,
+            )
         return self.snapshot()
 
     @resend_confirmation.validator
@@ -179,11 +191,22 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
     async def override_duplicate(self) -> InquirySnapshot:
         self._override_duplicate = True
         await workflow.wait_condition(lambda: self._state != InquiryState.ABORTED or self._done)
+        if self._state == InquiryState.ABORTED and workflow.patched(HONEST_UPDATES):
+            raise ApplicationError(
+                "Die Dublettenprüfung war bereits abgelaufen; die Anfrage wurde nicht fortgesetzt.",
+                type="NotDuplicate",
+                non_retryable=True,
+            )
         return self.snapshot()
 
     @override_duplicate.validator
     def _validate_override(self) -> None:
-        if self._state != InquiryState.ABORTED or self._duplicate_contact_id is None or self._override_duplicate:
+        if (
+            self._state != InquiryState.ABORTED
+            or self._duplicate_contact_id is None
+            or self._override_duplicate
+            or self._done
+        ):
             raise ApplicationError(
                 "Die Anfrage wartet nicht auf eine Dublettenprüfung.", type="NotDuplicate", non_retryable=True
             )

@@ -19,6 +19,11 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+# Patch ID of "look at a confirmation or cancellation again after every await before sending anything";
+# histories recorded before it (tests/histories/inquiry-*.json) replay the old path.
+RECHECK_AFTER_AWAIT = "inquiry-recheck-after-await"
+
+
 class FollowUpMixin(InquiryBase):
     async def _await_confirmation(self) -> None:
         config = self._config
@@ -44,6 +49,10 @@ class FollowUpMixin(InquiryBase):
             since = min(workflow.now() - config.followup_interval, self._last_mail_at)
             check = StopCheck(inquiry_id=self._inquiry_id, kinds=config.stop_activity_kinds, since=since)
             stop = await self._db(InquiryActivities.find_stop_activity, check, "check stop activities")
+            # A confirmation or cancellation accepted while the check ran wins over both the stop and the
+            # reminder: the prospect must not get reminder 1 after confirming, nor a confirmed inquiry end aborted.
+            if workflow.patched(RECHECK_AFTER_AWAIT) and await self._confirmed_or_cancelled():
+                return
             if stop is not None:
                 self._closing = True
                 reason = f"Nachfassen beendet: Aktivität „{stop.kind}“ vom {stop.occurred_at:%d.%m.%Y}"
