@@ -101,7 +101,16 @@ class InquiryActivities:
     @activity.defn(name="load_inquiry_config")
     async def load_inquiry_config(self) -> InquiryManagerConfig:
         async with self._sessions() as session:
-            return await load_section(session, CONFIG_KEY, InquiryManagerConfig)
+            try:
+                return await load_section(session, CONFIG_KEY, InquiryManagerConfig)
+            except ValidationError as exc:
+                # Settings stored before their bounds existed: no retry repairs them, the office must.
+                fields = sorted({str(error["loc"][0]) for error in exc.errors()})
+                raise ApplicationError(
+                    f"Einstellungen des Anfragemanagers ungültig: {', '.join(fields)}",
+                    type="InvalidSettings",
+                    non_retryable=True,
+                ) from exc
 
     @activity.defn(name="assess_inquiry")
     async def assess_inquiry(self, request: AssessRequest) -> Assessment:

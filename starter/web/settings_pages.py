@@ -13,7 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from starter.web.flash import flash
 from starter.web.services import ServicesDep
-from starter.web.settings_api import read_inquiry_config, write_inquiry_config
+from starter.web.settings_api import (
+    StoredSettingsInvalidError,
+    config_problems,
+    read_inquiry_config,
+    write_inquiry_config,
+)
 from starter.web.settings_forms import (
     DUPLICATE_CHECKS,
     EXCEPTION_ACTIONS,
@@ -25,6 +30,7 @@ from starter.web.settings_forms import (
 )
 from starter.web.templating import register_nav_item, templates
 from starter.web.texts import has_text, t
+from workflows.inquiry_models import InquiryManagerConfig
 
 router = APIRouter(tags=["office"], include_in_schema=False)
 register_nav_item(t("nav.settings"), "/settings/inquiry-manager", order=60)
@@ -57,15 +63,29 @@ async def settings_home() -> RedirectResponse:
 
 @router.get(PATH, response_class=HTMLResponse)
 async def settings_form(request: Request, services: ServicesDep) -> HTMLResponse:
-    return _page(request, form_values(await read_inquiry_config(services)), {})
+    try:
+        config = await read_inquiry_config(services)
+    except StoredSettingsInvalidError as exc:  # stored before the bounds existed: the page is the repair
+        flash(request, t("settings.stored_invalid", fields=str(exc)), "error")
+        config = InquiryManagerConfig()
+    return _page(request, form_values(config), {})
 
 
 @router.post(PATH, response_class=HTMLResponse)
 async def save_settings(request: Request, services: ServicesDep) -> Response:
     form = await request.form()
     submitted = {name: form.getlist(name) for name in form}
-    current = await read_inquiry_config(services)
+    try:
+        current = await read_inquiry_config(services)
+    except StoredSettingsInvalidError:
+        current = InquiryManagerConfig()
     config, values, errors = parse_form(submitted, activity_kinds(current.stop_activity_kinds))
+    if config is not None:
+        production = services.settings.env == "production"
+        problems = config_problems(config, production=production)
+        if problems:
+            config = None
+            errors.update(problems)
     if config is None:
         flash(request, t("settings.invalid"), "error")
         return _page(request, values, errors, status=422)

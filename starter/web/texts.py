@@ -227,6 +227,12 @@ _DE: dict[str, str] = {
     "validation.required": "Bitte ausfüllen.",
     "validation.choice": "Bitte eine der angebotenen Möglichkeiten wählen.",
     "validation.too_long": "Zu lang.",
+    "validation.interval_bounds": "Bitte eine Dauer von 1 Sekunde bis 365 Tage angeben.",
+    "validation.window_bounds": "Bitte eine Dauer von 0 bis 365 Tage angeben.",
+    "validation.interval_production": "Im Produktivbetrieb beträgt der Abstand mindestens 1 Stunde.",
+    "validation.invalid": "Ungültiger Wert.",
+    "settings.stored_invalid": "Die gespeicherten Einstellungen waren ungültig ({fields}); angezeigt werden die "
+    "Standardwerte. Bitte prüfen und speichern.",
     "duration.day": "{n} Tag",
     "duration.days": "{n} Tage",
     "duration.hour": "{n} Stunde",
