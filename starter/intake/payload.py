@@ -269,6 +269,17 @@ def _describe(error: Any, field_names: dict[str, str]) -> str:
     return f"{where}: {error['msg']}"
 
 
+def has_lone_surrogate(value: Any) -> bool:
+    """True when a decoded JSON value holds a str with an unpaired surrogate (0xD800–0xDFFF)."""
+    if isinstance(value, str):
+        return any(0xD800 <= ord(char) <= 0xDFFF for char in value)
+    if isinstance(value, list):
+        return any(has_lone_surrogate(item) for item in value)
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(key) or has_lone_surrogate(item) for key, item in value.items())
+    return False
+
+
 def parse_json(body: bytes, *, time_zone: str = DEFAULT_TIME_ZONE) -> InquiryPayload:
     """A JSON request body -> InquiryPayload; read by hand so invalid JSON is stored and quarantined too."""
     if not body.strip():
@@ -288,4 +299,6 @@ def parse_json(body: bytes, *, time_zone: str = DEFAULT_TIME_ZONE) -> InquiryPay
         ) from None
     except (ValueError, RecursionError) as exc:  # absurd nesting or numbers: still the caller's mistake
         raise PayloadError(f"The body is not usable JSON ({type(exc).__name__}).", status_code=400) from None
+    if has_lone_surrogate(data):  # "\ud800" decodes, but no column or mail can hold it
+        raise PayloadError("The body contains an unpaired UTF-16 surrogate escape (such as \\ud800).")
     return validate_payload(data, time_zone=time_zone)

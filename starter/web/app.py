@@ -12,6 +12,7 @@ from temporalio.client import Client
 from db.session import engine_from_settings, make_session_factory
 from settings import Settings, get_settings
 from starter.web.errors import install_error_handlers
+from starter.web.json_bodies import RefuseLoneSurrogates
 from starter.web.services import Services
 from starter.web.templating import STATIC_DIR
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     from starter.web.metrics import install_metrics
 
     install_auth(app, settings)
+    app.add_middleware(RefuseLoneSurrogates)
     install_metrics(app)
     for router in routers():
         app.include_router(router)

@@ -231,6 +231,7 @@ _DE: dict[str, str] = {
     "validation.window_bounds": "Bitte eine Dauer von 0 bis 365 Tage angeben.",
     "validation.interval_production": "Im Produktivbetrieb beträgt der Abstand mindestens 1 Stunde.",
     "validation.invalid": "Ungültiger Wert.",
+    "validation.lone_surrogate": "Der Text enthält ein ungültiges Zeichen (ein einzelnes UTF-16-Surrogat wie \\ud800).",
     "settings.stored_invalid": "Die gespeicherten Einstellungen waren ungültig ({fields}); angezeigt werden die "
     "Standardwerte. Bitte prüfen und speichern.",
     "duration.day": "{n} Tag",
