@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from db.base import utcnow
 from db.events import record_event
 from db.models import Contact, Property, PropertyContactPerson, SlotRequest, SlotRequestStatus, User
 from settings import Settings
+from workflows.instants import BoundedInstant
 from workflows.slot_models import SLOT_PURPOSE, slot_workflow_id
 from workflows.slot_routing import RecipientKind, ResponseType
 
@@ -71,7 +72,7 @@ class NewSlotRequest(BaseModel):
     recipient: RecipientKind = Field(description="user, or contact_person (the property's first contact person).")
     recipient_user_id: int | None = Field(None, description="Required when recipient is user.")
     response_types: list[ResponseType] = Field(min_length=1, max_length=3, description="Any of email, task, sms.")
-    expires_at: AwareDatetime | None = Field(None, description="Default: now + the configured validity.")
+    expires_at: BoundedInstant | None = Field(None, description="Default: now + the configured validity.")
     created_by_user_id: int | None = None
 
     @field_validator("response_types")
