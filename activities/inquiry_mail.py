@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 from datetime import datetime
 from decimal import Decimal
-from email.utils import formataddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,8 +18,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import default_templates
+from activities.addresses import mailbox
 from activities.links import LinkSigner
-from activities.outbox import NewMessage, enqueue_message, header_safe
+from activities.outbox import NewMessage, enqueue_message
 from activities.slot_store import time_slot_link, uses_time_slot_link
 from activities.templating import TemplateRenderError, render_mail
 from db.models import Contact, Inquiry, MessageTemplate, Property, User
@@ -68,8 +68,10 @@ def salutation_line(salutation: str | None, last_name: str | None) -> str:
 
 
 def mailbox_name(name: str | None, email: str) -> str:
-    """RFC 5322 quoting: a name like "Max Bcc: evil@example.com" stays a display name, not an address group."""
-    return formataddr((header_safe(name or ""), email))
+    """RFC 5322 quoting: a name like "Max Bcc: evil@example.com" stays a display name, not an address group.
+
+    The address in its ASCII (IDN) form; one SMTP cannot take fails the composing step for good."""
+    return mailbox(name, email)
 
 
 class InquiryMailComposer:
@@ -104,7 +106,7 @@ class InquiryMailComposer:
                 idempotency_key=request.idempotency_key,
                 template_key=self._template_key(request),
                 sender=sender,
-                recipient=manager.email if request.kind == "manager_notice" and manager else prospect,
+                recipient=mailbox(None, manager.email) if request.kind == "manager_notice" and manager else prospect,
                 reply_to=manager.email if manager else None,
                 subject=subject,
                 body_text=body,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
-from email.utils import formataddr
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.addresses import mailbox
 from activities.default_templates import LEAD_REMINDER
 from activities.outbox import NewMessage, enqueue_message
 from activities.template_store import MissingTemplateError, render_template
@@ -152,7 +152,7 @@ class LeadActivities:
                     idempotency_key=request.idempotency_key,
                     template_key=LEAD_REMINDER.key,
                     sender=self._settings.mail_from,
-                    recipient=formataddr((taker.name, taker.email)),
+                    recipient=mailbox(taker.name, taker.email),
                     subject=subject,
                     body_text=body,
                     lead_id=lead.id,

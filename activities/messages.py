@@ -26,6 +26,7 @@ from sqlalchemy import or_, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.addresses import UndeliverableAddressError, smtp_address
 from db.base import utcnow
 from db.models import Message, MessageStatus
 from db.session import SessionFactory
@@ -66,6 +67,10 @@ def address_header(value: str) -> str:
         return value
     # Decoded first: an encoded word (=?utf-8?q?Eve_Bcc=3A_…?=) written into a name field hides the same syntax.
     decoded = str(make_header(decode_header(name))) if "=?" in name else name
+    try:  # composed before IDN domains were converted: eva@müller.de goes out as eva@xn--mller-kva.de
+        address = smtp_address(address)
+    except UndeliverableAddressError as exc:
+        raise PermanentDeliveryError(str(exc)) from None
     return formataddr((" ".join(_DISPLAY_SPECIALS.sub(" ", decoded).split()), address))
 
 
@@ -110,8 +115,11 @@ class SmtpTransport:
             raise ApplicationError("IMMOFLOW_SMTP_HOST is not set", non_retryable=False)
         email = build_email(message, s.data_dir)
         # Envelope from the row itself, never re-read from headers: a display name can't add recipients.
-        recipients = [address for _, address in getaddresses([message.recipient]) if address]
-        sender = parseaddr(message.sender)[1]
+        try:
+            recipients = [smtp_address(address) for _, address in getaddresses([message.recipient]) if address]
+            sender = smtp_address(parseaddr(message.sender)[1]) if parseaddr(message.sender)[1] else ""
+        except UndeliverableAddressError as exc:
+            raise PermanentDeliveryError(str(exc)) from None
         if len(recipients) != 1 or not sender:
             raise PermanentDeliveryError(f"invalid sender or recipient: {message.sender!r} -> {message.recipient!r}")
         try:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from email.utils import formataddr
-
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from activities import default_templates
+from activities.addresses import mailbox
 from activities.automation_actions import Action, ActionContext, ActionError, FormField
 from activities.automation_actions._support import PERSON_LABELS, Person
-from activities.outbox import NewMessage, enqueue_message, header_safe
+from activities.outbox import NewMessage, enqueue_message
 from activities.templating import TemplateRenderError, render_mail
 from db.models import MessageTemplate
 from workflows.automation_models import ActionOutcome
@@ -45,8 +44,8 @@ class SendEmail(Action[SendEmailParams]):
             NewMessage(
                 idempotency_key=ctx.key,
                 template_key=params.template_key,
-                sender=formataddr((header_safe(agent.name), agent.email)) if agent else ctx.settings.mail_from,
-                recipient=formataddr((header_safe(addressee.name), addressee.email)),
+                sender=mailbox(agent.name, agent.email) if agent else ctx.settings.mail_from,
+                recipient=mailbox(addressee.name, addressee.email),
                 reply_to=agent.email if agent else None,
                 subject=subject,
                 body_text=body,
