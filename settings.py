@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     intake_token: SecretStr | None = Field(
         None, description="Bearer token portals must send to POST /api/inquiries*; unset: intake is open."
     )
+    default_intake_mailbox: str | None = Field(
+        None,
+        description="Mailbox an inquiry posted without one is filed under; unset: such an inquiry is refused (422).",
+    )
     web_host: str = Field("127.0.0.1", description="Address the web app binds to.")
     web_port: int = Field(8000, description="Port of the web app.")
     time_zone: str = Field("Europe/Berlin", description="The office's time zone for dates shown and entered.")
