@@ -34,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+DUPLICATE_REVIEW_STEP = "Dublettenprüfung"  # starter/web/dashboard_pages.py reads it
+
 # Patch ID of "an update that did nothing says so instead of answering with the snapshot".
 HONEST_UPDATES = "inquiry-honest-updates"
 
@@ -106,7 +108,16 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
                 )
                 await self._db(InquiryActivities.create_inquiry_task, task, "task: check duplicate")
             reason = f"Dublette: {result.duplicate_reason}"
-            await self._set(InquiryState.ABORTED, "duplicate", "Dublette gefunden", reason=reason)
+            window = self._config.duplicate_review_window
+            await self._set(
+                InquiryState.ABORTED,
+                "duplicate",
+                "Dublette gefunden",
+                reason=reason,
+                # Only the step's record changes (no new command): the dashboard says "waits for review".
+                next_step=DUPLICATE_REVIEW_STEP if window else None,
+                next_step_at=workflow.now() + window if window else None,
+            )
             if not await self._await_duplicate_review():
                 return
             request.force = True

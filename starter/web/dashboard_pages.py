@@ -23,6 +23,7 @@ from starter.web.inquiry_views import InquiryDetail, InquiryItem, inquiry_detail
 from starter.web.services import ServicesDep
 from starter.web.templating import format_datetime, format_short_datetime, register_nav_item, templates
 from starter.web.texts import t
+from workflows.inquiry import DUPLICATE_REVIEW_STEP
 
 router = APIRouter(tags=["office"], include_in_schema=False)
 register_nav_item(t("nav.dashboard"), "/dashboard", order=10)
@@ -36,6 +37,7 @@ class Row:
     received: str
     property_title: str | None
     next_step: str | None
+    status_label: str
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,13 @@ def next_step_text(status: str, step: str | None, at: datetime | None, time_zone
     if not step or at is None or status in queries.FINAL_STATUSES:
         return None
     return t("dashboard.next_step", step=step, at=format_short_datetime(at, time_zone))
+
+
+def status_label(status: str, step: str | None, at: datetime | None, now: datetime) -> str:
+    """The status as the agent reads it: a duplicate still open for review is not "Abgebrochen" yet."""
+    if status == "aborted" and step == DUPLICATE_REVIEW_STEP and at is not None and at > now:
+        return t("status.duplicate_review")
+    return t(f"status.{status}")
 
 
 def received_label(value: datetime, now: datetime, time_zone: str) -> str:
@@ -123,6 +132,7 @@ async def dashboard(
             received=received_label(item.received_at, now, time_zone),
             property_title=titles.get(item.property_ref or ""),
             next_step=next_step_text(item.status, item.next_step, item.next_step_at, time_zone),
+            status_label=status_label(item.status, item.next_step, item.next_step_at, now),
         )
         for item in result.items
     ]
@@ -162,6 +172,7 @@ async def inquiry_preview(request: Request, inquiry_id: int, services: ServicesD
         "card": card,
         "actions": available_actions(detail),
         "next_step": next_step_text(detail.status, detail.next_step, detail.next_step_at, services.settings.time_zone),
+        "status_label": status_label(detail.status, detail.next_step, detail.next_step_at, utcnow()),
         "prospect_fields": [
             (t(f"field.{name}"), detail.prospect.get(name))
             for name in ("salutation", "first_name", "last_name", "email", "phone", "street", "zip_code", "city")

@@ -52,6 +52,7 @@ _DE: dict[str, str] = {
     "status.waiting_for_confirmation": "Wartet auf Bestätigung",
     "status.completed": "Abgeschlossen",
     "status.aborted": "Abgebrochen",
+    "status.duplicate_review": "Dublette – wartet auf Prüfung",
     "status.expired": "Abgelaufen",
     "status.cancelled": "Manuell beendet",
     "status.failed": "Fehler",
