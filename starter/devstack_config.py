@@ -86,6 +86,7 @@ def child_environment(base: Settings, options: DevOptions, smtp_sink_port: int |
 
 
 def temporal_command(settings: Settings, options: DevOptions) -> list[str]:
+    from starter.attention import TASK_PROBLEMS_FLAG
     from starter.temporal_setup import dev_server_flags
 
     command = [
@@ -106,6 +107,7 @@ def temporal_command(settings: Settings, options: DevOptions) -> list[str]:
         "--ui-port",
         str(options.ui_port),
         "--ui-disable-news-fetch",
+        *TASK_PROBLEMS_FLAG,  # flags workflows whose tasks keep failing ("needs attention")
         *dev_server_flags(),
     ]
     if settings.temporal_namespace != "default":

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from db.base import utcnow
 from db.models import InquiryStatus
+from starter.attention import needs_attention
 from starter.web import dashboard_queries as queries
 from starter.web.inquiry_views import InquiryDetail, InquiryItem, inquiry_detail, inquiry_page
 from starter.web.services import ServicesDep
@@ -125,6 +126,7 @@ async def dashboard(
         counts = await queries.status_counts(session, portal=portal, property_ref=property_ref)
         titles = await queries.property_titles(session, (item.property_ref for item in result.items))
         known_portals = await queries.portals(session)
+    attention = await needs_attention(services.sessions, services.temporal)
     now = utcnow()
     rows = [
         Row(
@@ -147,6 +149,7 @@ async def dashboard(
     context = {
         "rows": rows,
         "counts": counts,
+        "attention": attention,
         "total_visible": sum(counts.values()),
         "status_order": [str(s) for s in queries.STATUS_ORDER],
         "portals": known_portals,

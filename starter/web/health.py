@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from starter.attention import needs_attention
 from starter.web.services import Services, ServicesDep
 
 router = APIRouter(tags=["ops"])
@@ -53,4 +54,14 @@ async def healthz(services: ServicesDep) -> JSONResponse:
         )
     )
     healthy = all(not value.startswith("down") for value in results.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", **results}, status_code=200 if healthy else 503)
+    details: dict[str, object] = {"status": "ok" if healthy else "degraded", **results}
+    try:  # reported, not judged: a stuck workflow is work for the office, not an outage of this process
+        attention = await needs_attention(services.sessions, services.temporal)
+        details["needs_attention"] = {
+            "total": attention.total,
+            "failing_workflow_tasks": attention.failing_workflow_tasks,
+            "retrying_deliveries": attention.retrying_deliveries,
+        }
+    except Exception as exc:
+        details["needs_attention"] = f"unknown: {type(exc).__name__}"
+    return JSONResponse(details, status_code=200 if healthy else 503)

@@ -12,7 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.process_collector import ProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from starter.metrics import domain_registry
+from starter.attention import attention_metric, needs_attention
+from starter.metrics import _Fixed, domain_registry
 from starter.web.services import ServicesDep
 
 router = APIRouter(tags=["ops"])
@@ -80,4 +81,7 @@ async def metrics(request: Request, services: ServicesDep) -> Response:
     if http is not None:
         body += generate_latest(http.registry)
     body += generate_latest(await domain_registry(services.sessions))
+    attention = CollectorRegistry(auto_describe=False)
+    attention.register(_Fixed([attention_metric(await needs_attention(services.sessions, services.temporal))]))
+    body += generate_latest(attention)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

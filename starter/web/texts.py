@@ -53,6 +53,8 @@ _DE: dict[str, str] = {
     "status.completed": "Abgeschlossen",
     "status.aborted": "Abgebrochen",
     "status.duplicate_review": "Dublette – wartet auf Prüfung",
+    "dashboard.needs_attention": "Braucht Aufmerksamkeit: {count} Workflow(s) kommen nicht von selbst weiter "
+    "(fehlschlagende Workflow-Tasks oder Zustellungen nach 5 und mehr Versuchen); Details im Temporal UI.",
     "status.expired": "Abgelaufen",
     "status.cancelled": "Manuell beendet",
     "status.failed": "Fehler",
