@@ -15,6 +15,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.delivery import deliver
+
 with workflow.unsafe.imports_passed_through():
     from activities.automations import AutomationActivities
     from workflows.automation_models import (
@@ -24,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         RunResult,
         StartRun,
     )
-    from workflows.delivery import deliver
 
 # Database work is quick; an outage should delay the run, never fail it.
 DB_TIMEOUT = timedelta(seconds=30)

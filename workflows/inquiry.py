@@ -15,11 +15,12 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.inquiry_base import FINAL_STATES
+from workflows.inquiry_follower import FollowerMixin
+from workflows.inquiry_followup import FollowUpMixin
+
 with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
-    from workflows.inquiry_base import FINAL_STATES
-    from workflows.inquiry_follower import FollowerMixin
-    from workflows.inquiry_followup import FollowUpMixin
     from workflows.inquiry_models import (
         AddressRequest,
         Assessment,

@@ -15,9 +15,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from workflows.delivery import deliver
+
 with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
-    from workflows.delivery import deliver
     from workflows.inquiry_models import (
         Assessment,
         AssessRequest,

@@ -7,9 +7,10 @@ from typing import Any
 
 from temporalio import workflow
 
+from workflows.inquiry_base import InquiryBase
+
 with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
-    from workflows.inquiry_base import InquiryBase
     from workflows.inquiry_models import (
         InquiryState,
         LinkIssue,

@@ -34,11 +34,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from workflows import lead_schedule as schedule
+from workflows.delivery import deliver
+from workflows.lead_clock import LeadClock, utc_text
+
 with workflow.unsafe.imports_passed_through():
     from activities.leads import LeadActivities
-    from workflows import lead_schedule as schedule
-    from workflows.delivery import deliver
-    from workflows.lead_clock import LeadClock, utc_text
     from workflows.lead_models import (
         DEDUPE_WINDOW,
         QUERY_STATUS,

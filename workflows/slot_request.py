@@ -18,9 +18,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.delivery import deliver
+
 with workflow.unsafe.imports_passed_through():
     from activities.slot_requests import SlotRequestActivities
-    from workflows.delivery import deliver
     from workflows.slot_models import (
         AnswerRecord,
         AppointmentRequest,
@@ -37,6 +38,8 @@ with workflow.unsafe.imports_passed_through():
         TaskRequest,
         slot_problems,
     )
+
+    # Its Delivery and RecipientFacts travel in activity payloads with slot_models: one class for both sides.
     from workflows.slot_routing import (
         Delivery,
         RecipientFacts,
