@@ -20,6 +20,7 @@ from activities.automations import AutomationActivities
 from activities.inquiries import InquiryActivities
 from activities.leads import LeadActivities
 from activities.messages import MessageActivities, SmtpTransport, Transport
+from activities.permanent_errors import PermanentErrorsInterceptor
 from activities.slot_requests import SlotRequestActivities
 from activities.sms import sms_transport
 from db.session import SessionFactory, engine_from_settings, make_session_factory
@@ -44,6 +45,8 @@ WORKFLOWS: Sequence[type] = (
     BirthdayScanWorkflow,
 )
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+# Failures no retry can fix (invalid data, unencodable text) end the activity for good, with the reason.
+INTERCEPTORS = [PermanentErrorsInterceptor()]
 
 
 def build_activities(
@@ -65,6 +68,7 @@ def build_worker(client: Client, settings: Settings, sessions: SessionFactory, *
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
         activities=build_activities(settings, sessions),
+        interceptors=INTERCEPTORS,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 

@@ -22,6 +22,7 @@ from activities.crm import (
 )
 from activities.inquiry_mail import InquiryMailComposer
 from activities.inquiry_rules import match_exception
+from activities.permanent_errors import reason
 from db.app_settings import load_section
 from db.base import utcnow
 from db.models import (
@@ -245,7 +246,7 @@ class InquiryActivities:
             return ProspectAddress.model_validate({k: v for k, v in data.items() if k in known})
         except ValidationError as exc:
             raise ApplicationError(
-                f"address data incomplete: {exc}", type="InvalidAddress", non_retryable=True
+                f"address data incomplete: {reason(exc)}", type="InvalidAddress", non_retryable=True
             ) from exc
 
     @activity.defn(name="create_inquiry_task")

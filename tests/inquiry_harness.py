@@ -24,7 +24,7 @@ from db.session import SessionFactory
 from settings import Settings
 from starter.histories import HISTORIES_DIR, portable_json
 from starter.inquiry_workflows import start_inquiry_workflow
-from worker import WORKFLOWS, build_activities
+from worker import INTERCEPTORS, WORKFLOWS, build_activities
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import ConfirmationInput, InquiryManagerConfig, InquiryState
 
@@ -133,5 +133,6 @@ async def running_harness(
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
         activities=build_activities(settings, sessions),
+        interceptors=INTERCEPTORS,
     ):
         yield InquiryHarness(client, sessions, settings, task_queue)
