@@ -59,7 +59,14 @@ def build_activities(
     leads = LeadActivities(sessions, settings)
     slots = SlotRequestActivities(sessions, settings)
     automations = AutomationActivities(sessions, settings)
-    return [messages.deliver_message, *inquiries.all(), *leads.all(), *slots.all(), *automations.all()]
+    return [
+        messages.deliver_message,
+        messages.withdraw_message,
+        *inquiries.all(),
+        *leads.all(),
+        *slots.all(),
+        *automations.all(),
+    ]
 
 
 def build_worker(client: Client, settings: Settings, sessions: SessionFactory, *, task_queue: str) -> Worker:

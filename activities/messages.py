@@ -153,6 +153,20 @@ class MessageActivities:
         self._transports = transports
         self._lease = lease
 
+    @activity.defn(name="withdraw_message")
+    async def withdraw_message(self, message_id: int) -> DeliveryResult:
+        """A composed message its workflow will not send after all (the prospect confirmed meanwhile).
+
+        Only a message no attempt has claimed yet: one being sent or sent stays what it is."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.status == MessageStatus.PENDING)
+                .values(status=MessageStatus.WITHDRAWN, error="nicht gesendet: inzwischen überholt")
+            )
+            status = await session.scalar(select(Message.status).where(Message.id == message_id))
+        return DeliveryResult(message_id=message_id, status=status or MessageStatus.WITHDRAWN)
+
     @activity.defn(name="deliver_message")
     async def deliver_message(self, message_id: int) -> DeliveryResult:
         claimed = await self._claim(message_id)

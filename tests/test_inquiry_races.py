@@ -18,13 +18,14 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError, Workflo
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.inquiries import InquiryActivities
 from db.session import SessionFactory
 from settings import Settings
 from tests import factories
 from tests.inquiry_harness import InquiryHarness
 from worker import WORKFLOWS, build_activities
 from workflows.inquiry import InquiryWorkflow
-from workflows.inquiry_models import CancelInput, InquirySnapshot, InquiryState, StopCheck, StopFound
+from workflows.inquiry_models import CancelInput, InquirySnapshot, InquiryState, MailRequest, StopCheck, StopFound
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -123,3 +124,42 @@ async def test_resend_that_sent_nothing_says_so(harness: InquiryHarness, held: H
     await harness.record(handle, "resend-refused-at-expiry")
     assert (await outcome).state == InquiryState.EXPIRED
     assert [m.template_key for m in await harness.messages(inquiry_id)] == ["inquiry.confirmation"]
+
+
+async def test_confirmation_while_the_reminder_is_composed_withdraws_it(
+    workflow_env: WorkflowEnvironment, sessions: SessionFactory, settings: Settings, task_queue: str, smtp_sink: Any
+) -> None:
+    await factories.office(sessions)
+    composing = asyncio.Event()
+    release = asyncio.Event()
+    inquiries = InquiryActivities(sessions, settings)
+
+    @activity.defn(name="compose_inquiry_mail")
+    async def compose_held(request: MailRequest) -> int:
+        message_id = await inquiries.compose_inquiry_mail(request)  # the real row in the outbox
+        if request.kind == "followup":
+            composing.set()
+            await release.wait()
+        return message_id
+
+    real = [a for a in build_activities(settings, sessions) if a.__name__ != "compose_inquiry_mail"]
+    async with Worker(
+        workflow_env.client, task_queue=task_queue, workflows=list(WORKFLOWS), activities=[*real, compose_held]
+    ):
+        harness = InquiryHarness(workflow_env.client, sessions, settings, task_queue)
+        await harness.configure(followup_interval="P2D", followup_attempts=2, final_notice="none")
+        inquiry = await factories.inquiry(sessions, email="mitten@example.com")
+        handle = await harness.start(inquiry)
+        await harness.wait_for_state(handle, InquiryState.WAITING_FOR_CONFIRMATION)
+        outcome = asyncio.ensure_future(handle.result())
+        async with asyncio.timeout(20):
+            await composing.wait()
+        [confirmation, *_] = await harness.messages(inquiry.id)
+        await harness.confirm(handle, harness.nonce_from(confirmation))
+        release.set()
+        result = await outcome
+        await harness.record(handle, "reminder-withdrawn")
+    assert result.state == InquiryState.COMPLETED
+    mails = {m.template_key: m.status for m in await harness.messages(inquiry.id)}
+    assert mails == {"inquiry.confirmation": "sent", "inquiry.followup.1": "withdrawn", "inquiry.expose": "sent"}
+    assert len(smtp_sink.received) == 2  # the prospect never got the reminder

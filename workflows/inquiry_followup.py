@@ -69,7 +69,10 @@ class FollowUpMixin(InquiryBase):
             request = MailRequest(
                 inquiry_id=self._inquiry_id, kind="followup", attempt=attempt, idempotency_key=key, **self._link()
             )
-            await self._send(request, f"reminder {attempt}")
+            recheck = workflow.patched(RECHECK_AFTER_AWAIT)
+            if not await self._send(request, f"reminder {attempt}", unless_answered=recheck):
+                await self._confirmed_or_cancelled()  # answered while the reminder was being composed
+                return
             self._reminders_sent = attempt
             await self._set(
                 InquiryState.WAITING_FOR_CONFIRMATION, f"followup-{attempt}", f"Erinnerung {attempt} gesendet"

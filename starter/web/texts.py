@@ -63,6 +63,7 @@ _DE: dict[str, str] = {
     "message_status.retrying": "neuer Versuch",
     "message_status.sent": "gesendet",
     "message_status.failed": "fehlgeschlagen",
+    "message_status.withdrawn": "nicht gesendet (überholt)",
     # dashboard list
     "dashboard.title": "Anfragen",
     "dashboard.all": "Alle",
