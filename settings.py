@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     quarantine_retention_days: int = Field(
         30, ge=1, description="Quarantined intake bodies are deleted after this many days."
     )
+    default_intake_mailbox: str | None = Field(
+        None,
+        description="Mailbox an inquiry posted without one is filed under; unset: such an inquiry is refused (422).",
+    )
     web_host: str = Field("127.0.0.1", description="Address the web app binds to.")
     web_port: int = Field(8000, description="Port of the web app.")
     time_zone: str = Field("Europe/Berlin", description="The office's time zone for dates shown and entered.")

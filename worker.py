@@ -23,6 +23,7 @@ from activities.consent_mail import ConsentActivities
 from activities.inquiries import InquiryActivities
 from activities.leads import LeadActivities
 from activities.messages import MessageActivities, SmtpTransport
+from activities.permanent_errors import PermanentErrorsInterceptor
 from activities.retention import RetentionActivities
 from activities.slot_requests import SlotRequestActivities
 from activities.widerruf import WiderrufActivities
@@ -57,6 +58,8 @@ WORKFLOWS: Sequence[type] = (
     AccountMailWorkflow,
 )
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+# Failures no retry can fix (invalid data, unencodable text) end the activity for good, with the reason.
+INTERCEPTORS = [PermanentErrorsInterceptor()]
 
 
 def build_activities(
@@ -73,6 +76,7 @@ def build_activities(
     retention = RetentionActivities(sessions, settings)
     return [
         messages.deliver_message,
+        messages.withdraw_message,
         *inquiries.all(),
         *leads.all(),
         *slots.all(),
@@ -100,6 +104,7 @@ def build_worker(
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
         activities=build_activities(settings, sessions),
+        interceptors=INTERCEPTORS,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         deployment_config=deployment,
     )

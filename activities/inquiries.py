@@ -7,14 +7,22 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.permanent_errors import reason
 from db.app_settings import INQUIRY_MANAGER_KEY, load_section
 from db.base import utcnow
-from db.crm import ProspectAddress, create_contact, create_task_once, find_duplicate, latest_stop_activity
+from db.crm import (
+    ProspectAddress,
+    create_contact,
+    create_task_once,
+    created_for_inquiry,
+    find_duplicate,
+    latest_stop_activity,
+)
 from db.models import (
     Contact,
     ContactStatus,
@@ -99,7 +107,16 @@ class InquiryActivities:
     @activity.defn(name="load_inquiry_config")
     async def load_inquiry_config(self) -> InquiryManagerConfig:
         async with self._sessions() as session:
-            return await load_section(session, INQUIRY_MANAGER_KEY, InquiryManagerConfig)
+            try:
+                return await load_section(session, INQUIRY_MANAGER_KEY, InquiryManagerConfig)
+            except ValidationError as exc:
+                # Settings stored before their bounds existed: no retry repairs them, the office must.
+                fields = sorted({str(error["loc"][0]) for error in exc.errors()})
+                raise ApplicationError(
+                    f"Einstellungen des Anfragemanagers ungültig: {', '.join(fields)}",
+                    type="InvalidSettings",
+                    non_retryable=True,
+                ) from exc
 
     @activity.defn(name="assess_inquiry")
     async def assess_inquiry(self, request: AssessRequest) -> Assessment:
@@ -111,7 +128,12 @@ class InquiryActivities:
                 return Assessment(property_ok=False, property_reason=problem, property_ref=inquiry.property_ref)
             contact_id = await session.scalar(
                 select(Contact.id)
-                .where(Contact.email == inquiry.email.lower(), Contact.status != ContactStatus.ARCHIVED)
+                .where(
+                    Contact.email == inquiry.email.lower(),
+                    Contact.status != ContactStatus.ARCHIVED,
+                    # made from this inquiry by an automation: the prospect is not "known" because of it
+                    or_(Contact.source.is_(None), ~created_for_inquiry(inquiry.id)),  # NULL LIKE is NULL
+                )
                 .order_by(Contact.id)
                 .limit(1)
             )
@@ -176,10 +198,26 @@ class InquiryActivities:
             if inquiry.contact_id is not None:  # a retry after the commit: the address exists
                 return AddressResult(contact_id=inquiry.contact_id)
             address = await self._address(session, inquiry, request.submission_id)
+            own = await session.scalar(
+                select(Contact)
+                .where(created_for_inquiry(inquiry.id), Contact.status != ContactStatus.ARCHIVED)
+                .order_by(Contact.id)
+                .limit(1)
+            )
+            if own is not None:  # an automation made the prospect's contact from this inquiry: it is theirs
+                _complete(own, address)
+                inquiry.contact_id = own.id
+                return AddressResult(contact_id=own.id)
             if not request.force:
                 duplicate = await find_duplicate(session, address, request.duplicate_check)
                 if duplicate is not None:
                     return AddressResult(duplicate_contact_id=duplicate.contact_id, duplicate_reason=duplicate.reason)
+            else:
+                # "Not a duplicate" may overrule a name + zip match, never an address: one contact per e-mail.
+                same_email = await find_duplicate(session, address, "email")
+                if same_email is not None:
+                    inquiry.contact_id = same_email.contact_id
+                    return AddressResult(contact_id=same_email.contact_id)
             prop = await session.get(Property, inquiry.property_id) if inquiry.property_id else None
             contact = await create_contact(
                 session,
@@ -206,7 +244,7 @@ class InquiryActivities:
             return ProspectAddress.model_validate({k: v for k, v in data.items() if k in known})
         except ValidationError as exc:
             raise ApplicationError(
-                f"address data incomplete: {exc}", type="InvalidAddress", non_retryable=True
+                f"address data incomplete: {reason(exc)}", type="InvalidAddress", non_retryable=True
             ) from exc
 
     @activity.defn(name="create_inquiry_task")
@@ -249,3 +287,11 @@ class InquiryActivities:
     @activity.defn(name="compose_inquiry_mail")
     async def compose_inquiry_mail(self, request: MailRequest) -> int:
         return await self._mail.compose(request)
+
+
+def _complete(contact: Contact, address: ProspectAddress) -> None:
+    """Fill in what the prospect confirmed and the automation's contact does not have yet."""
+    for field in ("salutation", "first_name", "last_name", "phone", "street", "zip_code", "city"):
+        value = getattr(address, field, None)
+        if value and not getattr(contact, field, None):
+            setattr(contact, field, value)

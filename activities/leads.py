@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from email.utils import formataddr
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +17,7 @@ from db.session import SessionFactory
 from domain import lead_schedule as schedule
 from domain.links import lead_link
 from messaging import l10n
+from messaging.addresses import mailbox
 from messaging.default_templates import LEAD_REMINDER
 from messaging.outbox import NewMessage, enqueue_message
 from messaging.template_store import MissingTemplateError, render_template
@@ -120,7 +120,7 @@ class LeadActivities:
                     idempotency_key=request.idempotency_key,
                     template_key=LEAD_REMINDER.key,
                     sender=self._settings.mail_from,
-                    recipient=formataddr((taker.name, taker.email)),
+                    recipient=mailbox(taker.name, taker.email),
                     subject=subject,
                     body_text=body,
                     lead_id=lead.id,

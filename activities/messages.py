@@ -30,6 +30,7 @@ from temporalio.exceptions import ApplicationError
 from db.base import utcnow
 from db.models import Message, MessageStatus
 from db.session import SessionFactory
+from messaging.addresses import UndeliverableAddressError, smtp_address
 from messaging.mail_policy import suppression_reason
 from messaging.transport import PermanentDeliveryError, Transport
 from settings import Settings
@@ -59,6 +60,10 @@ def address_header(value: str) -> str:
         return value
     # Decoded first: an encoded word (=?utf-8?q?Eve_Bcc=3A_…?=) written into a name field hides the same syntax.
     decoded = str(make_header(decode_header(name))) if "=?" in name else name
+    try:  # composed before IDN domains were converted: eva@müller.de goes out as eva@xn--mller-kva.de
+        address = smtp_address(address)
+    except UndeliverableAddressError as exc:
+        raise PermanentDeliveryError(str(exc)) from None
     return formataddr((" ".join(_DISPLAY_SPECIALS.sub(" ", decoded).split()), address))
 
 
@@ -130,8 +135,11 @@ class SmtpTransport:
             raise ApplicationError("IMMOFLOW_SMTP_HOST is not set", non_retryable=False)
         email = build_email(message, s.data_dir, s.public_base_url)
         # Envelope from the row itself, never re-read from headers: a display name can't add recipients.
-        recipients = [address for _, address in getaddresses([message.recipient]) if address]
-        sender = parseaddr(message.sender)[1]
+        try:
+            recipients = [smtp_address(address) for _, address in getaddresses([message.recipient]) if address]
+            sender = smtp_address(parseaddr(message.sender)[1]) if parseaddr(message.sender)[1] else ""
+        except UndeliverableAddressError as exc:
+            raise PermanentDeliveryError(str(exc)) from None
         if len(recipients) != 1 or not sender:
             raise PermanentDeliveryError(f"invalid sender or recipient: {message.sender!r} -> {message.recipient!r}")
         try:
@@ -164,6 +172,20 @@ class MessageActivities:
         self._sessions = sessions
         self._transports = transports
         self._lease = lease
+
+    @activity.defn(name="withdraw_message")
+    async def withdraw_message(self, message_id: int) -> DeliveryResult:
+        """A composed message its workflow will not send after all (the prospect confirmed meanwhile).
+
+        Only a message no attempt has claimed yet: one being sent or sent stays what it is."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.status == MessageStatus.PENDING)
+                .values(status=MessageStatus.WITHDRAWN, error="nicht gesendet: inzwischen überholt")
+            )
+            status = await session.scalar(select(Message.status).where(Message.id == message_id))
+        return DeliveryResult(message_id=message_id, status=status or MessageStatus.WITHDRAWN)
 
     @activity.defn(name="deliver_message")
     async def deliver_message(self, message_id: int) -> DeliveryResult:

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.events import AppointmentCreated, ContactCreated, TaskCreated, record_event
@@ -62,6 +62,16 @@ class ConfirmedAddress(ProspectAddress):
 class DuplicateMatch(BaseModel):
     contact_id: int
     reason: str
+
+
+def created_for_inquiry_source(automation_source: str, inquiry_id: int) -> str:
+    """`source` of a contact an automation created from inquiry INQUIRY_ID: that inquiry's own prospect."""
+    return f"{automation_source}:inquiry:{inquiry_id}"
+
+
+def created_for_inquiry(inquiry_id: int) -> ColumnElement[bool]:
+    """Contacts an automation created from this very inquiry (see created_for_inquiry_source)."""
+    return Contact.source.like(f"automation:%:inquiry:{inquiry_id}")
 
 
 async def find_duplicate(session: AsyncSession, address: ProspectAddress, mode: DuplicateMode) -> DuplicateMatch | None:

@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from db.app_settings import load_section
 from db.base import utcnow
 from db.events import SlotRequestCreated, record_event
 from db.models import Contact, Property, PropertyContactPerson, SlotRequest, SlotRequestStatus, User
+from domain.instants import BoundedInstant
 from domain.links import LinkSigner
 from domain.slot_routing import RecipientKind, ResponseType
 from settings import Settings
@@ -71,7 +72,7 @@ class NewSlotRequest(BaseModel):
     recipient: RecipientKind = Field(description="user, or contact_person (the property's first contact person).")
     recipient_user_id: int | None = Field(None, description="Required when recipient is user.")
     response_types: list[ResponseType] = Field(min_length=1, max_length=3, description="Any of email, task, sms.")
-    expires_at: AwareDatetime | None = Field(None, description="Default: now + the configured validity.")
+    expires_at: BoundedInstant | None = Field(None, description="Default: now + the configured validity.")
     created_by_user_id: int | None = None
 
     @field_validator("response_types")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+from domain.instants import NEVER, plus
+
 HOUR = timedelta(hours=1)
 UNIT_DELTAS: dict[str, timedelta] = {"hours": HOUR, "days": timedelta(days=1), "weeks": timedelta(weeks=1)}
 
@@ -37,18 +39,20 @@ def overdue_at(phase_entered_at: datetime, hold_until: datetime | None, duration
     """When the lead becomes overdue; None when its phase has no duration (never overdue)."""
     if duration is None:
         return None
-    return clock_start(phase_entered_at, hold_until) + duration
+    return plus(clock_start(phase_entered_at, hold_until), duration)
 
 
 def first_reminder_at(overdue_since: datetime, send_time_utc: time) -> datetime:
     """The day after the lead became overdue (by its UTC date), at the send time: Monday → Tuesday 07:00."""
+    if overdue_since >= NEVER:
+        return NEVER
     day = overdue_since.astimezone(UTC).date() + timedelta(days=1)
     return datetime.combine(day, send_time_utc, tzinfo=UTC)
 
 
 def reminder_at(first: datetime, interval: timedelta, number: int) -> datetime:
     """Reminder NUMBER (1-based), counted from the first one."""
-    return first + (number - 1) * interval
+    return plus(first, (number - 1) * interval)
 
 
 def latest_due_number(first: datetime, interval: timedelta, now: datetime) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
+from decimal import Decimal
 from email.utils import formataddr
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from db.session import SessionFactory
 from db.slot_store import time_slot_link, uses_time_slot_link
 from domain.links import LinkSigner
 from messaging import default_templates, l10n
+from messaging.addresses import mailbox
 from messaging.mail_layout import render_html
 from messaging.outbox import NewMessage, enqueue_message, header_safe
 from messaging.templating import TemplateRenderError, render_mail
@@ -69,8 +71,10 @@ def salutation_line(salutation: str | None, last_name: str | None, first_name: s
 
 
 def mailbox_name(name: str | None, email: str) -> str:
-    """RFC 5322 quoting: a name like "Max Bcc: evil@example.com" stays a display name, not an address group."""
-    return formataddr((header_safe(name or ""), email))
+    """RFC 5322 quoting: a name like "Max Bcc: evil@example.com" stays a display name, not an address group.
+
+    The address in its ASCII (IDN) form; one SMTP cannot take fails the composing step for good."""
+    return mailbox(name, email)
 
 
 class InquiryMailComposer:
@@ -105,7 +109,7 @@ class InquiryMailComposer:
                 idempotency_key=request.idempotency_key,
                 template_key=self._template_key(request),
                 sender=sender,
-                recipient=manager.email if request.kind == "manager_notice" and manager else prospect,
+                recipient=mailbox(None, manager.email) if request.kind == "manager_notice" and manager else prospect,
                 reply_to=manager.email if manager else None,
                 subject=subject,
                 body_text=body,

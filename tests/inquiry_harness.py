@@ -25,7 +25,7 @@ from settings import Settings
 from starter.temporal.histories import HISTORIES_DIR, portable_json
 from starter.temporal.inquiries import start_inquiry_workflow
 from tests.versioning import versioned_worker
-from worker import WORKFLOWS, build_activities
+from worker import INTERCEPTORS, WORKFLOWS, build_activities
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import ConfirmationInput, InquiryManagerConfig, InquiryState
 
@@ -134,6 +134,7 @@ async def running_harness(
         "task_queue": task_queue,
         "workflows": list(WORKFLOWS),
         "activities": build_activities(settings, sessions),
+        "interceptors": INTERCEPTORS,
     }
     async with versioned_worker(client, **options) if versioned else Worker(client, **options):
         yield InquiryHarness(client, sessions, settings, task_queue)

@@ -182,7 +182,13 @@ def test_dev_stack_runs_green_and_stops_without_leftovers(start_stack: StartStac
     stack = start_stack()
 
     health = _wait_healthy(stack)
-    assert health == {"status": "ok", "database": "ok", "temporal": "ok", "smtp": "ok"}
+    assert {key: health[key] for key in ("status", "database", "temporal", "smtp")} == {
+        "status": "ok",
+        "database": "ok",
+        "temporal": "ok",
+        "smtp": "ok",
+    }
+    assert health["needs_attention"]["total"] == 0
 
     # A mail through the sink shows up on /dev/mail: sink and web app share the data dir.
     mail = EmailMessage()
@@ -233,13 +239,41 @@ def test_dev_stack_runs_green_and_stops_without_leftovers(start_stack: StartStac
     status = _deploy_status(again)
     assert "current: dev" in status and re.search(r"^dev\s+current\s", status, re.M), status
 
-    # A child that dies takes the stack down with it, loudly, and still leaves nothing behind.
-    children = _children(again)
-    os.kill(children["worker"], signal.SIGKILL)
+    # A worker or web app that dies (kill -9) is started again, and the log says so; the stack stays up.
+    before = _children(again)
+    for name in ("worker", "web app"):
+        os.kill(_children(again)[name], signal.SIGKILL)
+        _wait_for_output(again, f"{name} restarted")
+        assert f"{name} exited (exit code -9); restarting it in" in again.output()
+    after = _children(again)
+    assert after["worker"] != before["worker"] and after["web app"] != before["web app"]
+    assert after["temporal server"] == before["temporal server"]
+    assert _wait_healthy(again)["status"] == "ok"  # the new web app answers, the new worker is connected
 
-    assert _wait_exit(again) == 1
-    assert "worker exited unexpectedly" in again.output()
-    _assert_nothing_left(again, children)
+    # Ctrl-C (SIGINT) still stops everything, the restarted children included.
+    again.process.send_signal(signal.SIGINT)
+    assert _wait_exit(again) == 0, again.output()
+    _assert_nothing_left(again, {**before, **{f"{name} (restarted)": pid for name, pid in after.items()}})
+
+
+def _wait_for_output(stack: Stack, text: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while text not in stack.output():
+        if stack.process.poll() is not None:
+            pytest.fail(f"immoflow dev exited with {stack.process.returncode}:\n{stack.output()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{text!r} not in the log within {READY_TIMEOUT:.0f} s:\n{stack.output()}")
+        time.sleep(0.2)  # polling interval only; the assertion is the deadline
+
+
+def test_a_dying_temporal_server_stops_the_stack(start_stack: StartStack) -> None:
+    stack = start_stack()
+    _wait_healthy(stack)
+    children = _children(stack)
+    os.killpg(children["temporal server"], signal.SIGKILL)
+    assert _wait_exit(stack) == 1
+    assert "temporal server exited unexpectedly" in stack.output()
+    _assert_nothing_left(stack, children)
 
 
 def test_busy_port_is_refused_before_anything_starts(start_stack: StartStack) -> None:

@@ -115,7 +115,7 @@ async def test_unknown_prospect_confirms_on_the_page_and_gets_the_expose(office:
 
 
 async def test_silent_prospect_gets_reminders_then_the_manager_is_told(office: Office) -> None:
-    settings = await office.http.put(
+    settings = await office.http.patch(
         "/api/settings/inquiry-manager",
         json={"followup_interval": "PT2S", "followup_attempts": 2, "final_notice": "email"},
     )

@@ -28,6 +28,7 @@ from db.models import (
     DomainEvent,
     Inquiry,
     InquiryStep,
+    Mailbox,
     Message,
     Property,
     QuarantinedPayload,
@@ -81,6 +82,12 @@ async def running_app(
     settings: Settings, sessions: SessionFactory, env: WorkflowEnvironment | None
 ) -> AsyncIterator[Api]:
     """The real app with its lifespan (engine, services) entered, as uvicorn would."""
+    async with sessions.begin() as session:  # intake files inquiries under a mailbox of the office only
+        if await session.scalar(select(Mailbox).where(Mailbox.address == "anfragen@immoflow.local")) is None:
+            owner = User(name="Anna Agent", email="anna@immoflow.local")
+            session.add(owner)
+            await session.flush()
+            session.add(Mailbox(address="anfragen@immoflow.local", main_user_id=owner.id))
     async with app_client(settings, env.client if env else None) as http:
         yield Api(http, sessions, settings)
 
@@ -349,7 +356,9 @@ async def test_openimmo_document_becomes_an_inquiry(api: Api, workflow_env: Work
 
 
 async def test_latin1_document_is_stored_byte_for_byte(api: Api) -> None:
-    response = await post_xml(api, "feedback_immowelt_latin1.xml", source=uuid.uuid4().hex)
+    response = await post_xml(
+        api, "feedback_immowelt_latin1.xml", source=uuid.uuid4().hex, mailbox="anfragen@immoflow.local"
+    )
     assert response.status_code == 201, response.text
     async with api.sessions() as session:
         inquiry = await session.get(Inquiry, response.json()["id"])

@@ -250,7 +250,7 @@ async def test_forms_without_the_csrf_token_are_refused(settings: Settings, user
         multipart = await http.post("/settings/inquiry-manager", files={"followup_interval": (None, "3 Tage")})
         api = await http.put("/api/settings/inquiry-manager", json={"followup_attempts": 1})
         logout = await http.post("/logout")
-        accepted = await http.put(
+        accepted = await http.patch(
             "/api/settings/inquiry-manager", json={"followup_attempts": 1}, headers={"X-CSRF-Token": token}
         )
     assert missing.status_code == 403 and "Formular abgelaufen" in missing.text

@@ -1,7 +1,8 @@
 """Every recorded history in tests/histories replays against the current workflow code.
 
 A change that breaks determinism fails here, in CI, before it can break running workflows. Record new
-histories with IMMOFLOW_RECORD_HISTORIES=1 (see README, "Changing a workflow").
+histories with IMMOFLOW_RECORD_HISTORIES=1 (see README, "Changing a workflow"). They replay with the
+production data converter, payload codec included, so an encrypted history exported from a cluster fits.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from temporalio import workflow
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from starter.temporal.histories import load_history, recorded_histories
+from tests.replay_converter import production_converter
 from worker import WORKFLOWS
 
 HISTORIES = recorded_histories()
@@ -32,6 +33,7 @@ def test_every_workflow_type_has_recorded_histories() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])
 async def test_history_replays(path: Path) -> None:
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
+    # Production's converter (with the payload codec): a history exported from an office replays as it is.
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=production_converter())
     result = await replayer.replay_workflow(load_history(path), raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

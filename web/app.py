@@ -17,6 +17,7 @@ from settings import Settings, get_settings
 from starter.services.context import Services
 from web.errors import install_error_handlers
 from web.housekeeping import run_housekeeping
+from web.security.json_bodies import RefuseLoneSurrogates
 from web.security.roles import install_role_errors
 from web.security.visibility import install_visibility_errors
 from web.templating import STATIC_DIR, problem_page
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.add_middleware(NavCountsMiddleware)  # inside auth: it needs the user the session named
     install_office_identity(app)  # inside auth: only requests that passed it load the identity
     install_auth(app, settings, problem_page)
+    app.add_middleware(RefuseLoneSurrogates)
     app.add_middleware(AbuseLimitMiddleware, settings=settings)
     install_metrics(app)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)

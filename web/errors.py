@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from temporalio.service import RPCError
 
+from web.security.json_bodies import without_surrogates
+
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "5"
 
@@ -39,7 +41,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the input back and fails with a 500 when it holds inf (see _finite).
-        return JSONResponse({"detail": _finite(jsonable_encoder(exc.errors()))}, status_code=422)
+        # A lone surrogate in the echoed input cannot be encoded as UTF-8 either: replace it.
+        errors = without_surrogates(jsonable_encoder(exc.errors()))
+        return JSONResponse({"detail": _finite(errors)}, status_code=422)
 
     @app.exception_handler(IntegrityError)
     async def conflict(request: Request, exc: Exception) -> JSONResponse:

@@ -77,6 +77,9 @@ _DE: dict[str, str] = {
     "status.waiting_for_confirmation": "Wartet auf Bestätigung",
     "status.completed": "Abgeschlossen",
     "status.aborted": "Abgebrochen",
+    "status.duplicate_review": "Dublette – wartet auf Prüfung",
+    "dashboard.needs_attention": "Braucht Aufmerksamkeit: {count} Workflow(s) kommen nicht von selbst weiter "
+    "(fehlschlagende Workflow-Tasks oder Zustellungen nach 5 und mehr Versuchen); Details im Temporal UI.",
     "status.expired": "Abgelaufen",
     "status.cancelled": "Manuell beendet",
     "status.failed": "Fehler",
@@ -85,6 +88,7 @@ _DE: dict[str, str] = {
     "message_status.retrying": "neuer Versuch",
     "message_status.sent": "gesendet",
     "message_status.failed": "fehlgeschlagen",
+    "message_status.withdrawn": "nicht gesendet (überholt)",
     "message_status.suppressed": "nicht gesendet (gesperrt)",
     # dashboard list
     "dashboard.title": "Anfragen",
@@ -256,6 +260,13 @@ _DE: dict[str, str] = {
     "validation.required": "Bitte ausfüllen.",
     "validation.choice": "Bitte eine der angebotenen Möglichkeiten wählen.",
     "validation.too_long": "Zu lang.",
+    "validation.interval_bounds": "Bitte eine Dauer von 1 Sekunde bis 365 Tage angeben.",
+    "validation.window_bounds": "Bitte eine Dauer von 0 bis 365 Tage angeben.",
+    "validation.interval_production": "Im Produktivbetrieb beträgt der Abstand mindestens 1 Stunde.",
+    "validation.invalid": "Ungültiger Wert.",
+    "validation.lone_surrogate": "Der Text enthält ein ungültiges Zeichen (ein einzelnes UTF-16-Surrogat wie \\ud800).",
+    "settings.stored_invalid": "Die gespeicherten Einstellungen waren ungültig ({fields}); angezeigt werden die "
+    "Standardwerte. Bitte prüfen und speichern.",
     "duration.day.one": "{n} Tag",
     "duration.day.other": "{n} Tage",
     "duration.hour.one": "{n} Stunde",

@@ -15,6 +15,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError
 
+from workflows.delivery import deliver
+from workflows.policies import DB_RETRY, DB_TIMEOUT, failure_detail, failure_message
+
 with workflow.unsafe.imports_passed_through():
     from activities.automations import AutomationActivities
     from workflows.automation_models import (
@@ -24,8 +27,6 @@ with workflow.unsafe.imports_passed_through():
         RunResult,
         StartRun,
     )
-    from workflows.delivery import deliver
-    from workflows.policies import DB_RETRY, DB_TIMEOUT, failure_detail, failure_message
 
 # An action failing in an unexpected way (a bug, a constraint) gets a few tries, then the run shows the
 # error instead of retrying out of sight; its expected failures are non-retryable from the start.

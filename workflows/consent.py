@@ -8,9 +8,10 @@ from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy, VersioningBehavior
 
+from workflows.delivery import deliver
+
 with workflow.unsafe.imports_passed_through():
     from activities.consent_mail import ConsentActivities
-    from workflows.delivery import deliver
 
 # Composing is a quick database write; an outage should delay the mail, never lose it.
 COMPOSE_TIMEOUT = timedelta(seconds=30)

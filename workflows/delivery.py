@@ -16,12 +16,27 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.messages import LEASE, DeliveryResult, MessageActivities
 
+# One UPDATE of the outbox row; an outage delays it like any database step.
+WITHDRAW_TIMEOUT = timedelta(seconds=30)
+WITHDRAW_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # A whole SMTP conversation: connect, TLS, MAIL, RCPT, DATA, each bounded by IMMOFLOW_SMTP_TIMEOUT_SECONDS.
 DELIVERY_TIMEOUT = timedelta(seconds=90)
 # A silent worker is given up after one lease: by then its claim on the row has run out as well.
 DELIVERY_HEARTBEAT = LEASE
 # SMTP may be down for hours: keep trying with growing pauses; the outbox row makes retries safe.
 DELIVERY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
+
+
+async def withdraw(message_id: int, summary: str) -> DeliveryResult:
+    """Mark the composed, not yet claimed outbox message `message_id` as not to be sent."""
+    result: DeliveryResult = await workflow.execute_activity_method(
+        MessageActivities.withdraw_message,
+        message_id,
+        start_to_close_timeout=WITHDRAW_TIMEOUT,
+        retry_policy=WITHDRAW_RETRY,
+        summary=summary,
+    )
+    return result
 
 
 async def deliver(

@@ -16,11 +16,13 @@ from temporalio import workflow
 from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.inquiry_base import FINAL_STATES
+from workflows.inquiry_follower import FollowerMixin
+from workflows.inquiry_followup import FollowUpMixin
+from workflows.policies import RejectedError, failure_detail
+
 with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
-    from workflows.inquiry_base import FINAL_STATES
-    from workflows.inquiry_follower import FollowerMixin
-    from workflows.inquiry_followup import FollowUpMixin
     from workflows.inquiry_models import (
         AddressRequest,
         Assessment,
@@ -33,7 +35,12 @@ with workflow.unsafe.imports_passed_through():
         PrimaryOutcome,
         TaskRequest,
     )
-    from workflows.policies import RejectedError, failure_detail
+
+
+DUPLICATE_REVIEW_STEP = "Dublettenprüfung"  # web/pages/dashboard.py reads it
+
+# Patch ID of "an update that did nothing says so instead of answering with the snapshot".
+HONEST_UPDATES = "inquiry-honest-updates"
 
 
 # Pinned: an inquiry lives for weeks of timers and reminders; it finishes on the code it started with, so a
@@ -97,7 +104,16 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
                 )
                 await self._db(InquiryActivities.create_inquiry_task, task, "task: check duplicate")
             reason = f"Dublette: {result.duplicate_reason}"
-            await self._set(InquiryState.ABORTED, "duplicate", "Dublette gefunden", reason=reason)
+            window = self._config.duplicate_review_window
+            await self._set(
+                InquiryState.ABORTED,
+                "duplicate",
+                "Dublette gefunden",
+                reason=reason,
+                # Only the step's record changes (no new command): the dashboard says "waits for review".
+                next_step=DUPLICATE_REVIEW_STEP if window else None,
+                next_step_at=workflow.now() + window if window else None,
+            )
             if not await self._await_duplicate_review():
                 return
             request.force = True
@@ -148,7 +164,15 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
     @workflow.update
     async def resend_confirmation(self) -> InquirySnapshot:
         self._resends_requested += 1
-        await workflow.wait_condition(lambda: self._resends_sent >= self._resends_requested or self._done)
+        number = self._resends_requested
+        await workflow.wait_condition(lambda: self._resends_sent >= number or self._done)
+        if self._resends_sent < number and workflow.patched(HONEST_UPDATES):
+            # The inquiry ended before its next waiting point served the request: nothing was sent.
+            raise ApplicationError(
+                "Die Anfrage wurde inzwischen abgeschlossen; es wurde kein Bestätigungslink gesendet.",
+                type="NotSent",
+                non_retryable=True,
+            )
         return self.snapshot()
 
     @resend_confirmation.validator
@@ -174,11 +198,22 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
     async def override_duplicate(self) -> InquirySnapshot:
         self._override_duplicate = True
         await workflow.wait_condition(lambda: self._state != InquiryState.ABORTED or self._done)
+        if self._state == InquiryState.ABORTED and workflow.patched(HONEST_UPDATES):
+            raise ApplicationError(
+                "Die Dublettenprüfung war bereits abgelaufen; die Anfrage wurde nicht fortgesetzt.",
+                type="NotDuplicate",
+                non_retryable=True,
+            )
         return self.snapshot()
 
     @override_duplicate.validator
     def _validate_override(self) -> None:
-        if self._state != InquiryState.ABORTED or self._duplicate_contact_id is None or self._override_duplicate:
+        if (
+            self._state != InquiryState.ABORTED
+            or self._duplicate_contact_id is None
+            or self._override_duplicate
+            or self._done
+        ):
             raise ApplicationError(
                 "Die Anfrage wartet nicht auf eine Dublettenprüfung.", type="NotDuplicate", non_retryable=True
             )

@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.delivery import deliver, withdraw
+from workflows.policies import DB_RETRY, DB_TIMEOUT
+
 with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
     from activities.widerruf import WiderrufActivities
-    from workflows.delivery import deliver
     from workflows.inquiry_models import (
         Assessment,
         AssessRequest,
@@ -31,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         PrimaryOutcome,
         StepRecord,
     )
-    from workflows.policies import DB_RETRY, DB_TIMEOUT
     from workflows.shared import INQUIRY_STATUS
 
 T = TypeVar("T")
@@ -127,10 +128,16 @@ class InquiryBase:
     def _key(self, step: str) -> str:
         return f"inquiry:{self._inquiry_id}:{step}"
 
-    async def _send(self, request: MailRequest, summary: str) -> None:
+    async def _send(self, request: MailRequest, summary: str, *, unless_answered: bool = False) -> bool:
+        """Compose and deliver; UNLESS_ANSWERED: not when a confirmation or cancellation arrived while composing
+        (the composed row is withdrawn). True when the mail went out."""
         self._last_mail_at = workflow.now()
         message_id = await self._db(InquiryActivities.compose_inquiry_mail, request, f"compose {summary}")
+        if unless_answered and (self._confirmation is not None or self._cancel is not None):
+            await withdraw(message_id, f"withdraw {summary}")
+            return False
         await deliver(message_id, summary)
+        return True
 
     async def _db(self, method: Callable[..., Awaitable[T]], arg: Any, summary: str) -> T:
         args = [] if arg is None else [arg]

@@ -11,8 +11,9 @@ import contextlib
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.inquiry_base import InquiryBase
+
 with workflow.unsafe.imports_passed_through():
-    from workflows.inquiry_base import InquiryBase
     from workflows.inquiry_models import InquiryState
 
 OUTCOME_STATES = {

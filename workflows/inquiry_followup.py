@@ -7,9 +7,10 @@ from typing import Any
 
 from temporalio import workflow
 
+from workflows.inquiry_base import InquiryBase
+
 with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
-    from workflows.inquiry_base import InquiryBase
     from workflows.inquiry_models import (
         InquiryState,
         LinkIssue,
@@ -17,6 +18,11 @@ with workflow.unsafe.imports_passed_through():
         StopCheck,
         TaskRequest,
     )
+
+
+# Patch ID of "look at a confirmation or cancellation again after every await before sending anything";
+# histories recorded before it (tests/histories/inquiry-*.json) replay the old path.
+RECHECK_AFTER_AWAIT = "inquiry-recheck-after-await"
 
 
 class FollowUpMixin(InquiryBase):
@@ -44,6 +50,10 @@ class FollowUpMixin(InquiryBase):
             since = min(workflow.now() - config.followup_interval, self._last_mail_at)
             check = StopCheck(inquiry_id=self._inquiry_id, kinds=config.stop_activity_kinds, since=since)
             stop = await self._db(InquiryActivities.find_stop_activity, check, "check stop activities")
+            # A confirmation or cancellation accepted while the check ran wins over both the stop and the
+            # reminder: the prospect must not get reminder 1 after confirming, nor a confirmed inquiry end aborted.
+            if workflow.patched(RECHECK_AFTER_AWAIT) and await self._confirmed_or_cancelled():
+                return
             if stop is not None:
                 self._closing = True
                 reason = f"Nachfassen beendet: Aktivität „{stop.kind}“ vom {stop.occurred_at:%d.%m.%Y}"
@@ -59,7 +69,10 @@ class FollowUpMixin(InquiryBase):
             request = MailRequest(
                 inquiry_id=self._inquiry_id, kind="followup", attempt=attempt, idempotency_key=key, **self._link()
             )
-            await self._send(request, f"reminder {attempt}")
+            recheck = workflow.patched(RECHECK_AFTER_AWAIT)
+            if not await self._send(request, f"reminder {attempt}", unless_answered=recheck):
+                await self._confirmed_or_cancelled()  # answered while the reminder was being composed
+                return
             self._reminders_sent = attempt
             await self._set(
                 InquiryState.WAITING_FOR_CONFIRMATION, f"followup-{attempt}", f"Erinnerung {attempt} gesendet"

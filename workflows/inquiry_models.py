@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StringConstraints
 
 
 class InquiryState(StrEnum):
@@ -38,19 +38,28 @@ class ExceptionAction(StrEnum):
     ADDRESS_ONLY = "address_only"
 
 
+# Bounds of the office's settings, checked on every write (API and page; documented in README).
+# Trimmed first, then measured: " " is an empty value, not a value of length 1.
+MIN_FOLLOWUP_INTERVAL = timedelta(seconds=1)  # seconds-scale chains stay possible for development and tests
+PRODUCTION_MIN_FOLLOWUP_INTERVAL = timedelta(hours=1)  # a real prospect never gets reminders minutes apart
+MAX_FOLLOWUP_INTERVAL = timedelta(days=365)  # times 11 attempts still fits every date computation
+MAX_FOLLOWUP_ATTEMPTS = 10
+MAX_DUPLICATE_REVIEW_WINDOW = timedelta(days=365)
+MAX_STOP_ACTIVITY_KINDS = 20
+MAX_EXCEPTIONS = 100
+
+Trimmed = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+ActivityKind = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64)]
+
+
 class ExceptionRule(BaseModel):
     """A configured exception of the inquiry manager (seed 002): when FIELD equals VALUE, do ACTION."""
 
-    id: str = Field(min_length=1, max_length=64)
-    label: str = Field(min_length=1, max_length=200)
+    id: Annotated[Trimmed, Field(max_length=64)]
+    label: Annotated[Trimmed, Field(max_length=200)]
     field: ExceptionField
-    value: str = Field(min_length=1, max_length=320)
+    value: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=320)]
     action: ExceptionAction
-
-    @field_validator("value")
-    @classmethod
-    def _normalise(cls, value: str) -> str:
-        return value.strip().lower()
 
 
 DuplicateCheck = Literal["email", "name_zip", "off"]
@@ -64,12 +73,16 @@ class InquiryManagerConfig(BaseModel):
     duplicate_check: DuplicateCheck = "name_zip"
     task_on_duplicate: bool = True
     send_expose: bool = True
-    followup_interval: timedelta = Field(default=timedelta(days=2), gt=timedelta(0))
-    followup_attempts: int = Field(default=2, ge=0, le=10)
+    followup_interval: timedelta = Field(default=timedelta(days=2), ge=MIN_FOLLOWUP_INTERVAL, le=MAX_FOLLOWUP_INTERVAL)
+    followup_attempts: int = Field(default=2, ge=0, le=MAX_FOLLOWUP_ATTEMPTS)
     final_notice: FinalNotice = "task"
-    stop_activity_kinds: list[str] = Field(default_factory=lambda: ["absage", "zusage", "warteliste"])
-    duplicate_review_window: timedelta = Field(default=timedelta(days=14), ge=timedelta(0))
-    exceptions: list[ExceptionRule] = Field(default_factory=list)
+    stop_activity_kinds: list[ActivityKind] = Field(
+        default_factory=lambda: ["absage", "zusage", "warteliste"], max_length=MAX_STOP_ACTIVITY_KINDS
+    )
+    duplicate_review_window: timedelta = Field(
+        default=timedelta(days=14), ge=timedelta(0), le=MAX_DUPLICATE_REVIEW_WINDOW
+    )
+    exceptions: list[ExceptionRule] = Field(default_factory=list, max_length=MAX_EXCEPTIONS)
 
     @property
     def confirmation_window(self) -> timedelta:

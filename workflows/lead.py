@@ -34,11 +34,12 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError
 
+from domain import lead_schedule as schedule
+from domain.lead_clock import LeadClock, utc_text
+from workflows.delivery import deliver
+
 with workflow.unsafe.imports_passed_through():
     from activities.leads import LeadActivities
-    from domain import lead_schedule as schedule
-    from domain.lead_clock import LeadClock, utc_text
-    from workflows.delivery import deliver
     from workflows.lead_models import (
         DEDUPE_WINDOW,
         QUERY_STATUS,

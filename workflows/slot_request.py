@@ -18,8 +18,13 @@ from temporalio import workflow
 from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.delivery import deliver
+from workflows.policies import DB_RETRY, DB_TIMEOUT, RejectedError, failure_message, failure_type
+
 with workflow.unsafe.imports_passed_through():
     from activities.slot_requests import SlotRequestActivities
+
+    # Its Delivery and RecipientFacts travel in activity payloads with slot_models: one class for both sides.
     from domain.slot_routing import (
         Delivery,
         RecipientFacts,
@@ -28,8 +33,6 @@ with workflow.unsafe.imports_passed_through():
         email_after_failure,
         route_response,
     )
-    from workflows.delivery import deliver
-    from workflows.policies import DB_RETRY, DB_TIMEOUT, RejectedError, failure_message, failure_type
     from workflows.slot_models import (
         AnswerRecord,
         AppointmentRequest,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from automations.actions import Action, ActionContext, ActionError, FormField
 from automations.actions._support import PERSON_LABELS
 from automations.triggers import STATUS_LABELS
-from db.crm import ProspectAddress, create_contact
+from db.crm import ProspectAddress, create_contact, created_for_inquiry_source
 from db.models import Contact, ContactStatus, Inquiry
 from workflows.automation_models import ActionOutcome
 
@@ -44,11 +44,13 @@ class CreateContact(Action[CreateContactParams]):
         return f"Kontakt anlegen (Status {status}, Newsletter {newsletter}, Betreuer: {owner})"
 
     async def run(self, ctx: ActionContext, params: CreateContactParams) -> ActionOutcome:
-        # A retry after a lost reply finds the contact this run made (the source names rule and event).
-        mine = await ctx.session.scalar(select(Contact).where(Contact.source == ctx.source))
+        inquiry_id = ctx.fact_id("inquiry_id", "keine Anfrage, aus der ein Kontakt entstehen könnte")
+        # The source names rule, event and inquiry: a retry after a lost reply finds the contact this run made,
+        # and the inquiry manager knows it as the inquiry's own prospect, not as a duplicate of it.
+        source = created_for_inquiry_source(ctx.source, inquiry_id)
+        mine = await ctx.session.scalar(select(Contact).where(Contact.source.in_([ctx.source, source])))
         if mine is not None:
             return ActionOutcome(detail=f"Kontakt „{mine.display_name}“ angelegt")
-        inquiry_id = ctx.fact_id("inquiry_id", "keine Anfrage, aus der ein Kontakt entstehen könnte")
         inquiry = await ctx.session.get(Inquiry, inquiry_id)
         if inquiry is None:
             raise ActionError(f"Anfrage #{inquiry_id} existiert nicht")
@@ -73,7 +75,7 @@ class CreateContact(Action[CreateContactParams]):
         contact = await create_contact(
             ctx.session,
             address,
-            source=ctx.source,
+            source=source,
             owner_user_id=owner.id if owner else None,
             status=params.status,
             event_depth=ctx.next_depth,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from email.utils import formataddr
-
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -11,7 +9,8 @@ from automations.actions import Action, ActionContext, ActionError, FormField
 from automations.actions._support import PERSON_LABELS, Person
 from db.models import MessageTemplate
 from messaging import default_templates
-from messaging.outbox import NewMessage, enqueue_message, header_safe
+from messaging.addresses import mailbox
+from messaging.outbox import NewMessage, enqueue_message
 from messaging.templating import TemplateRenderError, render_mail
 from workflows.automation_models import ActionOutcome
 
@@ -45,8 +44,8 @@ class SendEmail(Action[SendEmailParams]):
             NewMessage(
                 idempotency_key=ctx.key,
                 template_key=params.template_key,
-                sender=formataddr((header_safe(agent.name), agent.email)) if agent else ctx.settings.mail_from,
-                recipient=formataddr((header_safe(addressee.name), addressee.email)),
+                sender=mailbox(agent.name, agent.email) if agent else ctx.settings.mail_from,
+                recipient=mailbox(addressee.name, addressee.email),
                 reply_to=agent.email if agent else None,
                 subject=subject,
                 body_text=body,

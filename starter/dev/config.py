@@ -93,6 +93,7 @@ def child_environment(base: Settings, options: DevOptions, smtp_sink_port: int |
 
 
 def temporal_command(settings: Settings, options: DevOptions) -> list[str]:
+    from starter.services.attention import TASK_PROBLEMS_FLAG
     from starter.temporal.setup import dev_server_flags
 
     command = [
@@ -113,6 +114,7 @@ def temporal_command(settings: Settings, options: DevOptions) -> list[str]:
         "--ui-port",
         str(options.ui_port),
         "--ui-disable-news-fetch",
+        *TASK_PROBLEMS_FLAG,  # flags workflows whose tasks keep failing ("needs attention")
         *dev_server_flags(),
     ]
     if settings.temporal_namespace != "default":

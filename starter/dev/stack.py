@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from types import FrameType
 from typing import IO
 
@@ -39,6 +40,13 @@ WEB_READY_TIMEOUT = 90.0
 APP_STOP_TIMEOUT = 30.0
 TEMPORAL_STOP_TIMEOUT = 15.0
 POLL = 0.2
+# A crashed worker or web app is started again after 1, 2, 4 … s (at most 30 s); one that then ran for a
+# minute counts as healthy again, so the next crash waits 1 s. The Temporal server is not restarted: its
+# death stops the stack (its database and ports are what everything else depends on).
+RESTARTABLE = frozenset({"worker", "web app"})
+RESTART_FIRST_DELAY = 1.0
+RESTART_MAX_DELAY = 30.0
+RESTART_STABLE_AFTER = 60.0
 
 Echo = Callable[[str], None]
 
@@ -49,6 +57,13 @@ class StackError(RuntimeError):
 
 class StopRequested(Exception):  # noqa: N818  (a request, not an error)
     pass
+
+
+@dataclass
+class _Restart:
+    started_at: float
+    attempts: int = 0
+    due: float | None = None  # when the crashed child is started again; None while it runs
 
 
 class DevStack:
@@ -66,6 +81,8 @@ class DevStack:
         self.pid_file = PidFile(options.data_dir / "dev-pids.json")
         self._stop = threading.Event()
         self._stop_reason = ""
+        self._envs: dict[str, dict[str, str]] = {}
+        self._restarts: dict[str, _Restart] = {}
 
     # --- signals ---------------------------------------------------------------------------------------
 
@@ -129,7 +146,32 @@ class DevStack:
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str], output: IO[bytes] | None = None) -> None:
         self.children.append(spawn(name, argv, env=env, output=output))
+        self._envs[name] = env
         self.pid_file.write(os.getpid(), self.children)
+
+    def _restart_crashed(self, now: float) -> None:
+        """Once running: a crashed worker or web app is started again with backoff, and the log says so."""
+        for index, child in enumerate(self.children):
+            code = child.exit_code()
+            if code is None:
+                continue
+            if child.name not in RESTARTABLE:
+                raise StackError(f"{child.name} exited unexpectedly (exit code {code}); stopping the stack")
+            state = self._restarts.setdefault(child.name, _Restart(started_at=now))
+            if state.due is None:
+                state.attempts = 1 if now - state.started_at >= RESTART_STABLE_AFTER else state.attempts + 1
+                delay = min(RESTART_FIRST_DELAY * 2 ** (state.attempts - 1), RESTART_MAX_DELAY)
+                state.due = now + delay
+                self.echo(
+                    f"immoflow dev: {child.name} exited (exit code {code}); "
+                    f"restarting it in {delay:.0f} s (restart {state.attempts})"
+                )
+            elif now >= state.due:
+                stop_group([child], 0.0)  # whatever the dead leader left in its group
+                self.children[index] = spawn(child.name, child.argv, env=self._envs[child.name])
+                state.due, state.started_at = None, now
+                self.pid_file.write(os.getpid(), self.children)
+                self.echo(f"immoflow dev: {child.name} restarted (pid {self.children[index].pid})")
 
     async def _prepare_temporal(self) -> list[str]:
         from starter.temporal.client import connect_client
@@ -236,7 +278,9 @@ class DevStack:
 
     def _supervise(self) -> None:
         while True:
-            self._check()
+            if self._stop.is_set():
+                raise StopRequested
+            self._restart_crashed(time.monotonic())
             if self.sink is not None:
                 # The sink also keeps every mail in memory; the files are what /dev/mail reads.
                 self.sink.received.clear()

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
 from db.events import InquiryReceived, record_event
-from db.models import Inquiry, InquiryStatus, InquiryStep, QuarantinedPayload, RawPayload
+from db.models import Inquiry, InquiryStatus, InquiryStep, Mailbox, QuarantinedPayload, RawPayload
 from db.session import SessionFactory
 from starter.intake.payload import DEFAULT_TIME_ZONE, InquiryPayload, PayloadError
 from workflows.inquiry_models import workflow_id_for
@@ -101,10 +101,12 @@ class IntakeService:
         *,
         start_workflow: WorkflowStarter | None = None,
         time_zone: str = DEFAULT_TIME_ZONE,
+        default_mailbox: str | None = None,
     ) -> None:
         self._sessions = sessions
         self._start_workflow = start_workflow
         self.time_zone = time_zone
+        self._default_mailbox = default_mailbox
 
     async def submit(self, raw: RawBody, parse: Parser) -> IntakeResult:
         """Store RAW, parse it with PARSE and record the inquiry; IntakeRejected when it cannot be read."""
@@ -163,6 +165,7 @@ class IntakeService:
         existing = await self._find(payload)
         if existing is not None:
             return (*existing, True)
+        payload = await self._with_known_mailbox(payload)
         workflow_id = workflow_id_for(payload.source, payload.external_id)
         try:
             async with self._sessions.begin() as session:
@@ -190,6 +193,22 @@ class IntakeService:
                     f"Another inquiry already uses the workflow ID {workflow_id!r}.", status_code=409
                 ) from None
             return (*existing, True)
+
+    async def _with_known_mailbox(self, payload: InquiryPayload) -> InquiryPayload:
+        """PAYLOAD filed under a mailbox of this office: its own, else the default; PayloadError otherwise.
+
+        Without one the property check could only end the inquiry `ignored`, hidden from the dashboard:
+        an inquiry accepted and then silently dropped. Refused here instead, naming `mailbox`."""
+        address = payload.mailbox or (self._default_mailbox or "").strip().lower() or None
+        if address is None:
+            raise PayloadError(
+                "Invalid inquiry: mailbox is missing (the receiving mailbox; or set IMMOFLOW_DEFAULT_INTAKE_MAILBOX)."
+            )
+        async with self._sessions() as session:
+            known = await session.scalar(select(Mailbox.id).where(Mailbox.address == address))
+        if known is None:
+            raise PayloadError(f"Invalid inquiry: mailbox {address!r} is not a mailbox of this office.")
+        return payload if payload.mailbox == address else payload.model_copy(update={"mailbox": address})
 
     async def _find(self, payload: InquiryPayload) -> tuple[int, str, str] | None:
         async with self._sessions() as session:

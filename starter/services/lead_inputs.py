@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from domain.instants import BoundedInstant
 from domain.lead_schedule import UNIT_DELTAS
 
 Unit = Literal["hours", "days", "weeks"]
@@ -83,8 +84,8 @@ class NewLead(BaseModel):
 
 class AppointmentInput(BaseModel):
     title: str = Field(min_length=1, max_length=300)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: BoundedInstant
+    ends_at: BoundedInstant
     kind: Literal["viewing", "general"] = "general"
     user_id: int | None = Field(None, description="Default: the lead taker.")
 
@@ -98,5 +99,5 @@ class AppointmentInput(BaseModel):
 class TaskInput(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     body: str | None = Field(None, max_length=10_000)
-    due_at: AwareDatetime | None = None
+    due_at: BoundedInstant | None = None
     assignee_user_id: int | None = Field(None, description="Default: the lead taker.")

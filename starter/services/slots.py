@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 # The choice answers once the appointment exists and the confirmation is out; a slow SMTP server
 # should not hold the agent's request: after this long the answer is "pending" and the workflow goes on.
 CHOOSE_WAIT_SECONDS = 15.0
+# Accepting is the validator on a worker: milliseconds when one runs; past this none does.
+ACCEPT_TIMEOUT_SECONDS = 10.0
+NO_WORKER = "Der Workflow-Dienst antwortet gerade nicht. Bitte in einer Minute erneut versuchen."
 CHOICE_REJECTIONS = {"InvalidSlot": 422, "SlotPassed": 409, "AlreadyChosen": 409, "NotChoosable": 409}
 CLOSED = "Die Terminanfrage ist abgeschlossen; es kann kein Termin mehr gewählt werden"
 
@@ -73,15 +76,22 @@ async def choose(services: Services, request_id: int, choice: ChooseSlot) -> boo
     """
     client = await services.temporal()
     try:
-        update = await slot_handle(client, request_id).start_update(
-            TimeSlotRequestWorkflow.choose, choice, wait_for_stage=WorkflowUpdateStage.ACCEPTED
-        )
+        async with asyncio.timeout(ACCEPT_TIMEOUT_SECONDS):
+            update = await slot_handle(client, request_id).start_update(
+                TimeSlotRequestWorkflow.choose, choice, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+            )
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:  # the SDK turns the cancel into this
+        raise ChoiceRefusedError(503, NO_WORKER) from exc
+    except WorkflowUpdateFailedError as exc:
+        raise _refused(exc) from exc
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise ChoiceRefusedError(409, CLOSED) from exc
+    try:
         await asyncio.wait_for(update.result(), timeout=CHOOSE_WAIT_SECONDS)
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        kind = cause.type if isinstance(cause, ApplicationError) else None
-        message = cause.message if isinstance(cause, ApplicationError) else str(exc)
-        raise ChoiceRefusedError(CHOICE_REJECTIONS.get(kind or "", 409), message) from exc
+        raise _refused(exc) from exc
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
@@ -89,6 +99,13 @@ async def choose(services: Services, request_id: int, choice: ChooseSlot) -> boo
     except TimeoutError:
         return False
     return True
+
+
+def _refused(exc: WorkflowUpdateFailedError) -> ChoiceRefusedError:
+    cause = exc.cause
+    kind = cause.type if isinstance(cause, ApplicationError) else None
+    message = cause.message if isinstance(cause, ApplicationError) else str(exc)
+    return ChoiceRefusedError(CHOICE_REJECTIONS.get(kind or "", 409), message)
 
 
 __all__ = ["ChoiceRefusedError", "Created", "SlotRequestError", "choose", "make_request"]

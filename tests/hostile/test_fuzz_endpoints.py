@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from fastapi.routing import APIRoute
 from httpx import Response
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,16 +24,19 @@ from pydantic import SecretStr
 
 from settings import Settings
 from tests.hostile.conftest import NASTY, HostileApp, json_dumps, stored_bytes
-from web.app import create_app
+from web.app import create_app, routers
 
 INTAKE = {"/api/inquiries": "api-json", "/api/inquiries/openimmo": "openimmo"}
-# Public routes outside the schema (include_in_schema=False): prospect-facing forms.
-EXTRA_OPERATIONS = [
-    ("/confirm/{token}", "get"),
-    ("/confirm/{token}", "post"),
-    ("/set-password/{token}", "get"),
-    ("/set-password/{token}", "post"),
-]
+# Routes outside the schema (include_in_schema=False): the prospect pages and the office's HTML pages,
+# found on the app itself so that a new page is fuzzed as soon as it is registered.
+NOT_FUZZED = {"/logout", "/login"}  # the session the fuzzer would end / the throttle it would trip
+FORM_FIELDS = [
+    "title", "body", "due_at", "phase_id", "reason", "position", "followup_interval", "followup_attempts",
+    "duplicate_review_window", "duplicate_check", "final_notice", "stop_activity_kinds", "exceptions-0-value",
+    "exceptions-0-label", "exceptions-0-field", "slot_date", "slot_start", "slot_end", "comment", "contact_id",
+    "property_id", "process_id", "taker_user_id", "recipient", "response_types", "valid_days", "name", "subject",
+    "body_text", "body_html", "enabled", "trigger", "first_name", "last_name", "zip_code", "city", "newsletter",
+]  # fmt: skip
 # ~2,500 requests in all; IMMOFLOW_FUZZ_SCALE=10 for a long soak, 0.1 while writing a test.
 SCALE = float(os.environ.get("IMMOFLOW_FUZZ_SCALE", "1"))
 EXAMPLES = {"/api/inquiries": int(800 * SCALE) or 1, "/api/inquiries/openimmo": int(500 * SCALE) or 1}
@@ -42,6 +46,22 @@ TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\.py\"
 _SCHEMA = create_app(Settings(env="test", secret_key=SecretStr("x"), api_token=SecretStr("x"))).openapi()
 
 
+def _html_operations() -> list[tuple[str, str]]:
+    return sorted(
+        {
+            (route.path, method.lower())
+            for router in routers()
+            for route in router.routes
+            if isinstance(route, APIRoute) and not route.include_in_schema and route.path not in NOT_FUZZED
+            for method in route.methods or ()
+            if method in ("GET", "POST")
+        }
+    )
+
+
+EXTRA_OPERATIONS = _html_operations()
+
+
 def _operations() -> list[tuple[str, str]]:
     found = [
         (path, method)
@@ -49,7 +69,7 @@ def _operations() -> list[tuple[str, str]]:
         for method in methods
         if method in ("get", "post", "put", "patch", "delete")
     ]
-    return sorted(found + EXTRA_OPERATIONS)
+    return sorted(set(found + EXTRA_OPERATIONS))
 
 
 def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
@@ -120,8 +140,8 @@ def _body(path: str, method: str) -> st.SearchStrategy[tuple[bytes, str]] | None
         return st.tuples(st.one_of(inquiry_json(), junk, json_value.map(json_dumps)), st.just("application/json"))
     if path == "/api/inquiries/openimmo":
         return st.tuples(st.one_of(openimmo_xml(), junk), st.sampled_from(["application/xml", "text/xml"]))
-    if path.startswith("/confirm/") and method == "post":
-        form = st.dictionaries(st.sampled_from(["first_name", "last_name", "zip_code", "city", "newsletter"]), text)
+    if (path, method) in EXTRA_OPERATIONS and method == "post":  # HTML forms, prospect pages included
+        form = st.dictionaries(st.sampled_from(FORM_FIELDS), text)
         return st.tuples(
             form.map(lambda values: "&".join(f"{k}={quote(v)}" for k, v in values.items()).encode()),
             st.just("application/x-www-form-urlencoded"),

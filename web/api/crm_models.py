@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from db.models import ContactStatus
+from domain.instants import BoundedInstant, bounded
 
 
 class _In(BaseModel):
@@ -73,7 +75,7 @@ class ActivityIn(_In):
     property_id: int | None = None
     inquiry_id: int | None = None
     user_id: int | None = None
-    occurred_at: datetime | None = Field(None, description="Default: now.")
+    occurred_at: BoundedInstant | None = Field(None, description="Default: now.")
 
     @field_validator("kind")
     @classmethod
@@ -144,8 +146,8 @@ class DealOut(BaseModel):
 class AppointmentIn(_In):
     kind: str = Field("viewing", pattern="^(viewing|general)$")
     title: str = Field(min_length=1, max_length=300)
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Annotated[datetime, AfterValidator(bounded)]
+    ends_at: Annotated[datetime, AfterValidator(bounded)]
     contact_id: int | None = None
     property_id: int | None = None
     user_id: int | None = None

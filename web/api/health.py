@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from starter.services.attention import needs_attention
 from starter.services.context import Services
 from web.dependencies import ServicesDep
 from web.security.ops import ops_authorised
@@ -61,6 +62,16 @@ async def healthz(request: Request, services: ServicesDep) -> JSONResponse:
     )
     healthy = all(not value.startswith("down") for value in results.values())
     status_code = 200 if healthy else 503
-    if services.settings.is_development or ops_authorised(request, services.settings):
-        return JSONResponse({"status": "ok" if healthy else "degraded", **results}, status_code=status_code)
-    return JSONResponse({"status": "ok" if healthy else "down"}, status_code=status_code)
+    if not (services.settings.is_development or ops_authorised(request, services.settings)):
+        return JSONResponse({"status": "ok" if healthy else "down"}, status_code=status_code)
+    details: dict[str, object] = {"status": "ok" if healthy else "degraded", **results}
+    try:  # reported, not judged: a stuck workflow is work for the office, not an outage of this process
+        attention = await needs_attention(services.sessions, services.temporal)
+        details["needs_attention"] = {
+            "total": attention.total,
+            "failing_workflow_tasks": attention.failing_workflow_tasks,
+            "retrying_deliveries": attention.retrying_deliveries,
+        }
+    except Exception as exc:
+        details["needs_attention"] = f"unknown: {type(exc).__name__}"
+    return JSONResponse(details, status_code=status_code)

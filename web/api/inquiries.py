@@ -152,6 +152,7 @@ async def _intake(request: Request, services: Services, channel: str, parse: Par
         services.sessions,
         start_workflow=temporal_starter(services.temporal, settings.task_queue),
         time_zone=settings.time_zone,
+        default_mailbox=settings.default_intake_mailbox,
     )
     data, declared_length, oversized = await _read_body(request)
     raw = RawBody(

@@ -14,7 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.process_collector import ProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from starter.ops.metrics import domain_registry
+from starter.ops.metrics import _Fixed, domain_registry
+from starter.services.attention import attention_metric, needs_attention
 from web.dependencies import ServicesDep
 from web.security.ops import ops_authorised
 
@@ -90,4 +91,7 @@ async def metrics(request: Request, services: ServicesDep) -> Response:
     if http is not None:
         body += generate_latest(http.registry)
     body += generate_latest(await domain_registry(services.sessions))
+    attention = CollectorRegistry(auto_describe=False)
+    attention.register(_Fixed([attention_metric(await needs_attention(services.sessions, services.temporal))]))
+    body += generate_latest(attention)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

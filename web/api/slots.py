@@ -151,7 +151,8 @@ async def choose_slot(request_id: int, choice: ChooseSlot, services: ServicesDep
     try:
         done = await slot_service.choose(services, request_id, choice)
     except slot_service.ChoiceRefusedError as exc:
-        raise HTTPException(exc.status, str(exc)) from exc
+        headers = {"Retry-After": "60"} if exc.status == 503 else None
+        raise HTTPException(exc.status, str(exc), headers=headers) from exc
     result = await _get(services, request_id)
     return result if done else JSONResponse(result.model_dump(mode="json"), status_code=202)
 

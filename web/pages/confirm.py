@@ -7,6 +7,7 @@ forged, foreign, reused or expired link is refused before anything enters histor
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlalchemy import select
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -73,6 +74,9 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
 CLOSED = frozenset(
     {InquiryStatus.EXPIRED, InquiryStatus.CANCELLED, InquiryStatus.FAILED, InquiryStatus.IGNORED, InquiryStatus.SKIPPED}
 )
+# The confirm update only records the submission: with a worker it answers in milliseconds; past this
+# none runs, and the prospect gets a page saying so (503 + Retry-After) instead of a browser spinning on.
+UPDATE_TIMEOUT_SECONDS = 10.0
 UPDATE_REJECTIONS = {"LinkInvalid": "invalid", "LinkUsed": "used", "LinkExpired": "expired"}
 
 
@@ -156,10 +160,16 @@ async def confirm(request: Request, token: str, services: ServicesDep) -> HTMLRe
     # Before the update: the workflow reads the early-start request when it decides about the exposé.
     consent_ids = await confirm_legal.record_declarations(services, request, inquiry, values, raw.id)
     try:
-        client = await services.temporal()
-        await inquiry_handle(client, claims.workflow_id).execute_update(
-            InquiryWorkflow.confirm, ConfirmationInput(nonce=claims.nonce, submission_id=raw.id)
-        )
+        async with asyncio.timeout(UPDATE_TIMEOUT_SECONDS):
+            client = await services.temporal()
+            await inquiry_handle(client, claims.workflow_id).execute_update(
+                InquiryWorkflow.confirm, ConfirmationInput(nonce=claims.nonce, submission_id=raw.id)
+            )
+    except (
+        TimeoutError,
+        WorkflowUpdateRPCTimeoutOrCancelledError,
+    ):  # no worker answers: the submission is stored, the prospect may try again
+        return problem_page(request, "unavailable")
     except WorkflowUpdateFailedError as exc:
         await confirm_legal.withdraw_declarations(services, consent_ids)
         cause = exc.cause

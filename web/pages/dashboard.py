@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from db.base import utcnow
 from db.models import Inquiry, InquiryStatus
 from starter.services import dashboard as queries
+from starter.services.attention import needs_attention
 from starter.services.inquiry_views import InquiryDetail, InquiryItem, inquiry_detail, inquiry_page
 from web.dependencies import ServicesDep
 from web.security.headers import MAIL_FRAME_HEADERS
@@ -26,6 +27,7 @@ from web.security.roles import viewer
 from web.security.visibility import inquiry_condition, require_visible
 from web.templating import format_datetime, format_short_datetime, templates
 from web.texts import t
+from workflows.inquiry import DUPLICATE_REVIEW_STEP
 
 router = APIRouter(tags=["office"], include_in_schema=False)
 
@@ -38,6 +40,7 @@ class Row:
     received: str
     property_title: str | None
     next_step: str | None
+    status_label: str
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,13 @@ def next_step_text(status: str, step: str | None, at: datetime | None, time_zone
     if not step or at is None or status in queries.FINAL_STATUSES:
         return None
     return t("dashboard.next_step", step=step, at=format_short_datetime(at, time_zone))
+
+
+def status_label(status: str, step: str | None, at: datetime | None, now: datetime) -> str:
+    """The status as the agent reads it: a duplicate still open for review is not "Abgebrochen" yet."""
+    if status == "aborted" and step == DUPLICATE_REVIEW_STEP and at is not None and at > now:
+        return t("status.duplicate_review")
+    return t(f"status.{status}")
 
 
 def received_label(value: datetime, now: datetime, time_zone: str) -> str:
@@ -120,6 +130,7 @@ async def dashboard(
         counts = await queries.status_counts(session, portal=portal, property_ref=property_ref, visible=visible)
         titles = await queries.property_titles(session, (item.property_ref for item in result.items))
         known_portals = await queries.portals(session)
+    attention = await needs_attention(services.sessions, services.temporal)
     now = utcnow()
     rows = [
         Row(
@@ -127,6 +138,7 @@ async def dashboard(
             received=received_label(item.received_at, now, time_zone),
             property_title=titles.get(item.property_ref or ""),
             next_step=next_step_text(item.status, item.next_step, item.next_step_at, time_zone),
+            status_label=status_label(item.status, item.next_step, item.next_step_at, now),
         )
         for item in result.items
     ]
@@ -141,6 +153,7 @@ async def dashboard(
     context = {
         "rows": rows,
         "counts": counts,
+        "attention": attention,
         "total_visible": sum(counts.values()),
         "status_order": [str(s) for s in queries.STATUS_ORDER],
         "portals": known_portals,
@@ -170,6 +183,7 @@ async def inquiry_preview(request: Request, inquiry_id: int, services: ServicesD
         "card": card,
         "actions": available_actions(detail),
         "next_step": next_step_text(detail.status, detail.next_step, detail.next_step_at, services.settings.time_zone),
+        "status_label": status_label(detail.status, detail.next_step, detail.next_step_at, utcnow()),
         "prospect_fields": [
             (t(f"field.{name}"), detail.prospect.get(name))
             for name in ("salutation", "first_name", "last_name", "email", "phone", "street", "zip_code", "city")

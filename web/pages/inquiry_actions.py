@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -57,7 +57,7 @@ async def run_update(services: Services, workflow_id: str, update: Any, *args: A
         # Updating a closed workflow answers NOT_FOUND ("workflow execution already completed").
         key = "action.finished" if exc.status == RPCStatusCode.NOT_FOUND else "action.unavailable"
         raise ActionFailedError(t(key)) from exc
-    except TimeoutError as exc:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:  # the SDK turns the cancel into this
         raise ActionFailedError(t("action.no_answer")) from exc
     except RuntimeError as exc:  # no connection to Temporal at all
         raise ActionFailedError(t("action.unavailable")) from exc

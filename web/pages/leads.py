@@ -174,8 +174,11 @@ async def add_task(request: Request, lead_id: int, services: ServicesDep) -> Res
         data = TaskInput(title=form.get("title", ""), body=form.get("body") or None, due_at=due)
         async with services.sessions.begin() as session:
             await lead_service.add_task(session, lead_id, data, utcnow())
-    except ValidationError:
-        flash(request, "Die Aufgabe braucht einen Titel (höchstens 300 Zeichen).", "error")
+    except ValidationError as exc:
+        if any("due_at" in error["loc"] for error in exc.errors()):
+            flash(request, "Fällig am: bitte einen Zeitpunkt in den Jahren 1900 bis 2100 angeben.", "error")
+        else:
+            flash(request, "Die Aufgabe braucht einen Titel (höchstens 300 Zeichen).", "error")
     except ValueError:
         flash(request, "Fällig am: bitte Datum und Uhrzeit angeben.", "error")
     except lead_service.LeadError as exc:

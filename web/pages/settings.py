@@ -11,7 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from web.api.settings import read_inquiry_config, write_inquiry_config
+from web.api.settings import (
+    StoredSettingsInvalidError,
+    config_problems,
+    read_inquiry_config,
+    write_inquiry_config,
+)
 from web.dependencies import ServicesDep
 from web.flash import flash
 from web.pages.settings_forms import (
@@ -26,6 +31,7 @@ from web.pages.settings_forms import (
 from web.security.roles import AdminOnly
 from web.templating import templates
 from web.texts import has_text, t
+from workflows.inquiry_models import InquiryManagerConfig
 
 router = APIRouter(tags=["office"], include_in_schema=False, dependencies=[AdminOnly])
 
@@ -57,15 +63,29 @@ async def settings_home() -> RedirectResponse:
 
 @router.get(PATH, response_class=HTMLResponse)
 async def settings_form(request: Request, services: ServicesDep) -> HTMLResponse:
-    return _page(request, form_values(await read_inquiry_config(services)), {})
+    try:
+        config = await read_inquiry_config(services)
+    except StoredSettingsInvalidError as exc:  # stored before the bounds existed: the page is the repair
+        flash(request, t("settings.stored_invalid", fields=str(exc)), "error")
+        config = InquiryManagerConfig()
+    return _page(request, form_values(config), {})
 
 
 @router.post(PATH, response_class=HTMLResponse)
 async def save_settings(request: Request, services: ServicesDep) -> Response:
     form = await request.form()
     submitted = {name: form.getlist(name) for name in form}
-    current = await read_inquiry_config(services)
+    try:
+        current = await read_inquiry_config(services)
+    except StoredSettingsInvalidError:
+        current = InquiryManagerConfig()
     config, values, errors = parse_form(submitted, activity_kinds(current.stop_activity_kinds))
+    if config is not None:
+        production = services.settings.env == "production"
+        problems = config_problems(config, production=production)
+        if problems:
+            config = None
+            errors.update(problems)
     if config is None:
         flash(request, t("settings.invalid"), "error")
         return _page(request, values, errors, status=422)

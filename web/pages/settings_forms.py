@@ -143,8 +143,21 @@ def parse_form(
         errors["followup_attempts"] = t("validation.attempts")
     if errors:
         return None, values, errors
-    config = InquiryManagerConfig.model_validate({**values, **parsed, "followup_attempts": int(attempts)})
+    try:
+        config = InquiryManagerConfig.model_validate({**values, **parsed, "followup_attempts": int(attempts)})
+    except ValidationError as exc:  # the model's bounds (workflows/inquiry_models.py) name the field
+        for error in exc.errors():
+            name = str(error["loc"][0])
+            errors[name] = t(BOUND_TEXTS.get(name, "validation.invalid"))
+        return None, values, errors
     return config, values, errors
+
+
+BOUND_TEXTS = {
+    "followup_interval": "validation.interval_bounds",
+    "duplicate_review_window": "validation.window_bounds",
+    "followup_attempts": "validation.attempts",
+}
 
 
 def _exception_rows(form: Mapping[str, Any], errors: dict[str, str]) -> list[dict[str, Any]]:

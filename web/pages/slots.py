@@ -8,6 +8,7 @@ reaches the workflow as a validated update: a forged, reused or expired link is 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -54,6 +55,10 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
         "Wir können Ihre Terminvorschläge gerade nicht annehmen. Bitte versuchen Sie es in ein paar Minuten erneut.",
     ),
 }
+# The submit update checks and records the answer: milliseconds with a worker; past this none runs, and the
+# prospect gets a page saying so (503 + Retry-After) instead of a browser spinning on.
+UPDATE_TIMEOUT_SECONDS = 10.0
+NOT_READY_PAUSE_SECONDS = 0.2  # the workflow loads its request in one quick activity
 UPDATE_REJECTIONS = {"LinkInvalid": "invalid", "LinkUsed": "used", "LinkExpired": "expired", "NotReady": "unavailable"}
 ANSWERED = (SlotRequestStatus.ANSWERED, SlotRequestStatus.SCHEDULED)
 
@@ -132,11 +137,15 @@ async def submit_slots(request: Request, token: str, services: ServicesDep, now:
         session.add(raw)
     if not validate(form, now, ZoneInfo(services.settings.time_zone)).valid:
         return await _form(request, services, slot_request, form, now, 422)
+    answer = SlotAnswer(nonce=claims.nonce, submission_id=raw.id, slots=form.slots)
     try:
-        client = await services.temporal()
-        await slot_handle(client, slot_request.id).execute_update(
-            TimeSlotRequestWorkflow.submit, SlotAnswer(nonce=claims.nonce, submission_id=raw.id, slots=form.slots)
-        )
+        async with asyncio.timeout(UPDATE_TIMEOUT_SECONDS):
+            await _submit(services, slot_request, answer)
+    except (
+        TimeoutError,
+        WorkflowUpdateRPCTimeoutOrCancelledError,
+    ):  # no worker answers: the answer is stored, the prospect may try again
+        return problem_page(request, "unavailable")
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         kind = cause.type if isinstance(cause, ApplicationError) else None
@@ -153,3 +162,21 @@ async def submit_slots(request: Request, token: str, services: ServicesDep, now:
     zone = ZoneInfo(services.settings.time_zone)
     context = {"slots": [slot_text(s.starts_at, s.ends_at, zone) for s in form.slots], "comment": form.comment}
     return templates.TemplateResponse(request, "slots/done.html", context)
+
+
+async def _submit(services: Services, slot_request: SlotRequest, answer: SlotAnswer) -> None:
+    """Send the answer; a link handed out a moment ago finds its workflow not started or not ready yet,
+    so those two refusals are retried (within the caller's timeout) instead of turning the prospect away."""
+    client = await services.temporal()
+    while True:
+        try:
+            await slot_handle(client, slot_request.id).execute_update(TimeSlotRequestWorkflow.submit, answer)
+            return
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if not (isinstance(cause, ApplicationError) and cause.type == "NotReady"):
+                raise
+        except RPCError as exc:
+            if not (exc.status == RPCStatusCode.NOT_FOUND and slot_request.status == SlotRequestStatus.CREATED):
+                raise
+        await asyncio.sleep(NOT_READY_PAUSE_SECONDS)
