@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from decimal import Decimal
-from email.utils import formataddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +25,7 @@ from domain.links import LinkSigner
 from messaging import default_templates, l10n
 from messaging.addresses import mailbox
 from messaging.mail_layout import render_html
-from messaging.outbox import NewMessage, enqueue_message, header_safe
+from messaging.outbox import NewMessage, enqueue_message
 from messaging.templating import TemplateRenderError, render_mail
 from messaging.widerruf import material_pdf, render_material, widerruf_applies, write_pdf
 from settings import Settings
