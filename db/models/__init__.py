@@ -20,6 +20,7 @@ from db.models.crm import (
 )
 from db.models.inquiries import Inquiry, InquiryStatus, InquiryStep, QuarantinedPayload, RawPayload
 from db.models.leads import Lead, SalesPhase, SalesProcess
+from db.models.mail_intake import InboundKind, InboundMail, InboundStatus
 from db.models.messaging import AppSetting, DomainEvent, Message, MessageStatus, MessageTemplate
 from db.models.slots import SlotProposal, SlotRequest, SlotRequestStatus
 
@@ -36,6 +37,9 @@ __all__ = [
     "ContactStatus",
     "Deal",
     "DomainEvent",
+    "InboundKind",
+    "InboundMail",
+    "InboundStatus",
     "Inquiry",
     "InquiryStatus",
     "InquiryStep",

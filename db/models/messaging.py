@@ -18,6 +18,7 @@ class MessageStatus(StrEnum):
     RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
+    BOUNCED = "bounced"  # sent, then a delivery-status report came back (issue 15)
 
 
 class Message(CreatedAtMixin, Base):
