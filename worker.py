@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from activities.automations import AutomationActivities
 from activities.inquiries import InquiryActivities
 from activities.leads import LeadActivities
+from activities.mailbox import MailboxActivities
 from activities.messages import MessageActivities, SmtpTransport, Transport
 from activities.slot_requests import SlotRequestActivities
 from activities.sms import sms_transport
@@ -27,11 +28,15 @@ from settings import Settings, get_settings
 from starter.client import connect_client
 from starter.dispatcher import Dispatcher
 from starter.event_handlers import HANDLERS, load_all
+from starter.intake.mail_service import MailIntakeService
+from starter.intake.service import IntakeService
+from starter.mailbox_workflows import sync_mailbox_workflows
 from starter.metrics import sdk_runtime
 from workflows.automation import AutomationRunWorkflow
 from workflows.birthday_scan import BirthdayScanWorkflow
 from workflows.inquiry import InquiryWorkflow
 from workflows.lead import LeadWorkflow
+from workflows.mailbox import MailboxWorkflow
 from workflows.slot_request import TimeSlotRequestWorkflow
 
 log = logging.getLogger("immoflow.worker")
@@ -42,6 +47,7 @@ WORKFLOWS: Sequence[type] = (
     TimeSlotRequestWorkflow,
     AutomationRunWorkflow,
     BirthdayScanWorkflow,
+    MailboxWorkflow,
 )
 GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
@@ -56,7 +62,17 @@ def build_activities(
     leads = LeadActivities(sessions, settings)
     slots = SlotRequestActivities(sessions, settings)
     automations = AutomationActivities(sessions, settings)
-    return [messages.deliver_message, *inquiries.all(), *leads.all(), *slots.all(), *automations.all()]
+    # Mail intake records inquiries with their `inquiry.received` event; the dispatcher starts the workflows.
+    mail_intake = MailIntakeService(sessions, IntakeService(sessions, time_zone=settings.time_zone))
+    mailboxes = MailboxActivities(sessions, settings, mail_intake)
+    return [
+        messages.deliver_message,
+        *inquiries.all(),
+        *leads.all(),
+        *slots.all(),
+        *automations.all(),
+        *mailboxes.all(),
+    ]
 
 
 def build_worker(client: Client, settings: Settings, sessions: SessionFactory, *, task_queue: str) -> Worker:
@@ -100,6 +116,10 @@ async def run_worker(settings: Settings | None = None) -> None:
         load_all()
         dispatcher = Dispatcher(sessions, client, HANDLERS, poll_seconds=settings.dispatcher_poll_seconds)
         tasks.append(asyncio.create_task(dispatcher.run_forever(stop), name="dispatcher"))
+    try:
+        await sync_mailbox_workflows(client, sessions, settings.task_queue)
+    except Exception:  # a watcher not started now is started by the next `mailbox.changed` or restart
+        log.exception("mailbox watchers not ensured")
     log.info("worker running on task queue %s", settings.task_queue)
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

@@ -18,6 +18,7 @@ from activities.inquiry_rules import match_exception
 from db.app_settings import load_section
 from db.base import utcnow
 from db.models import (
+    ActivityKind,
     Contact,
     ContactStatus,
     Inquiry,
@@ -245,7 +246,9 @@ class InquiryActivities:
     async def find_stop_activity(self, check: StopCheck) -> StopFound | None:
         async with self._sessions() as session:
             inquiry = await _inquiry(session, check.inquiry_id)
-            found = await latest_stop_activity(session, inquiry, check.kinds, check.since)
+            # A reply by e-mail is always a reaction, whatever the settings list (issue 15).
+            kinds = [*check.kinds, ActivityKind.REPLY.value]
+            found = await latest_stop_activity(session, inquiry, kinds, check.since)
             return None if found is None else StopFound(kind=found.kind, occurred_at=found.occurred_at)
 
     @activity.defn(name="compose_inquiry_mail")

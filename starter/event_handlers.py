@@ -18,4 +18,4 @@ def register(kind: str, handler: EventHandler) -> None:
 
 def load_all() -> None:
     """Import the modules that register handlers (kept explicit so the routing table is easy to find)."""
-    from starter import automation_events, inquiry_events, lead_events, slot_events  # noqa: F401
+    from starter import automation_events, inquiry_events, lead_events, mail_events, slot_events  # noqa: F401

@@ -1,0 +1,93 @@
+"""MailboxWorkflow: one per configured mailbox (ID `mailbox-<id>`), watching it for as long as it is enabled.
+
+Each round is one heartbeating activity that waits for new mail (IDLE, or polling), stores each mail
+raw, processes it and marks it on the server, and reports back after a while or a batch; the workflow
+keeps the counters and continues as new before its history grows large. A failing login or an
+unreachable server is retried by Temporal with backoff while the office UI shows the error.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.mailbox import MailboxActivities
+    from workflows.mailbox_models import MailboxInput, MailboxPollRequest, MailboxPollResult, MailboxStats
+
+# One round waits this long for mail, then reports back: short enough for fresh details in the UI.
+POLL_WINDOW_SECONDS = 120.0
+BATCH_MAILS = 200  # a backlog of thousands is worked (and its progress recorded) in batches
+# The round's own window plus a batch of slow fetches; beyond it the worker is presumed dead.
+POLL_TIMEOUT = timedelta(minutes=15)
+# The activity heartbeats at least every few seconds, also during IDLE: a killed worker is noticed fast.
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+# A wrong password or a mail server outage can last days; retry forever, backing off to 10 minutes.
+POLL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
+)
+ROUNDS_PER_RUN = 500  # continue-as-new at the latest after this many rounds (~3 history events each)
+
+
+def workflow_id_for(mailbox_id: int) -> str:
+    return f"mailbox-{mailbox_id}"
+
+
+@workflow.defn
+class MailboxWorkflow:
+    def __init__(self) -> None:
+        self._stats = MailboxStats()
+        self._enabled = True
+
+    @workflow.run
+    async def run(self, params: MailboxInput) -> MailboxStats:
+        self._stats = params.stats
+        self._details()
+        for _ in range(ROUNDS_PER_RUN):
+            result: MailboxPollResult = await workflow.execute_activity_method(
+                MailboxActivities.poll_mailbox,
+                MailboxPollRequest(
+                    mailbox_id=params.mailbox_id, max_seconds=POLL_WINDOW_SECONDS, max_mails=BATCH_MAILS
+                ),
+                start_to_close_timeout=POLL_TIMEOUT,
+                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                retry_policy=POLL_RETRY,
+                summary="wait for and process new mail",
+            )
+            if not result.enabled:
+                self._enabled = False
+                workflow.set_current_details("Postfach ausgeschaltet: Überwachung beendet")
+                return self._stats
+            self._record(result)
+            self._details()
+            if workflow.info().is_continue_as_new_suggested():
+                break
+        workflow.continue_as_new(MailboxInput(mailbox_id=params.mailbox_id, stats=self._stats))
+
+    def _record(self, result: MailboxPollResult) -> None:
+        s = self._stats
+        s.last_contact_at, s.uidvalidity, s.last_uid = result.last_contact_at, result.uidvalidity, result.last_uid
+        s.backlog, s.idle, s.last_error = result.backlog, result.idle, None
+        kinds = result.kinds
+        s.fetched += sum(kinds.values())
+        s.inquiries += kinds.get("inquiry", 0)
+        s.replies += kinds.get("reply", 0)
+        s.bounces += kinds.get("bounce", 0)
+        s.auto_replies += kinds.get("auto_reply", 0)
+        s.unrecognised += kinds.get("unrecognised", 0)
+
+    def _details(self) -> None:
+        s = self._stats
+        contact = f"{s.last_contact_at:%d.%m. %H:%M:%S} UTC" if s.last_contact_at else "noch nie"
+        mode = "IDLE" if s.idle else "Abfrage"
+        workflow.set_current_details(
+            f"Letzter Kontakt {contact} ({mode}); letzte UID {s.last_uid}; Rückstand {s.backlog}; "
+            f"{s.fetched} Mails: {s.inquiries} Anfragen, {s.replies} Antworten, {s.bounces} Unzustellbare, "
+            f"{s.unrecognised} nicht erkannt" + (f"; letzter Fehler: {s.last_error}" if s.last_error else "")
+        )
+
+    @workflow.query
+    def stats(self) -> MailboxStats:
+        return self._stats
