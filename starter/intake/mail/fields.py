@@ -12,6 +12,12 @@ from starter.intake.mail.message import MailView
 _LINE = re.compile(r"^\s*[*>]*\s*(?P<label>[A-Za-zÄÖÜäöüß][\wÄÖÜäöüß .\-/()]{0,40}?)\s*:[ \t]*(?P<value>.*)$")
 _ZIP_CITY = re.compile(r"^(?P<zip>\d{4,5})\s+(?P<city>.+)$")
 _SALUTATIONS = ("Herr", "Frau", "Divers")
+# Where a prospect's message ends and the portal's footer begins.
+_FOOTER = re.compile(
+    r"^\s*(?:--\s*|Ihr\s.*Team|Mit freundlichen Grüßen,?\s*(?:Ihr\s)?(?:ImmoScout24|immowelt|Immonet|Kleinanzeigen)\b.*"
+    r"|Diese (?:E-Mail|Nachricht) wurde\b.*)$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,10 @@ def read_fields(text: str, fields: Iterable[Field], *, multiline: tuple[str, ...
                 found[key] = value
             continue
         if current is not None:
+            if _FOOTER.match(line):
+                found.setdefault(current, "\n".join(collected).strip())
+                current = None
+                continue
             collected.append(line.rstrip())
     if current is not None:
         found.setdefault(current, "\n".join(collected).strip())

@@ -18,9 +18,8 @@ SOURCE = "kleinanzeigen"
 _DOMAINS = ("kleinanzeigen.de", "ebay-kleinanzeigen.de")
 _AD_NUMBER = re.compile(r"Anzeigen(?:-?nr|nummer)\.?:?\s*(\d+)", re.IGNORECASE)
 _OBJECT_REF = re.compile(r"Obj(?:ekt)?\.?\s*-?\s*Nr\.?:?\s*([A-Za-z0-9][\w-]{0,40})", re.IGNORECASE)
-_FROM_NAME = re.compile(r"Nachricht von (?P<name>[^\n:]{1,80}?)(?: erhalten)?\s*[:\n]", re.IGNORECASE)
 _MESSAGE = re.compile(
-    r"(?:^|\n)\s*Nachricht(?: von [^\n:]*)?(?: erhalten)?\s*:?\s*\n(?P<text>.+?)(?:\n-- ?\n|\n\s*Antworten|\Z)", re.S
+    r"Nachricht von (?P<name>[^\n:]{1,80}?) erhalten\s*:\s*\n(?P<text>.+?)(?:\n\s*Antworten\b|\n-- ?\n|\Z)", re.S
 )
 
 
@@ -33,13 +32,11 @@ def parse(mail: MailView, *, mailbox: str, time_zone: str) -> InquiryPayload | N
     if not email:
         return None
     values["email"] = email
-    if "name" not in values and "last_name" not in values:
-        name = _FROM_NAME.search(mail.text)
-        if name:
-            values["name"] = name.group("name").strip()
     message = _MESSAGE.search(mail.text)
-    if message and "message" not in values:
-        values["message"] = message.group("text").strip()
+    if message is not None:
+        if "name" not in values and "last_name" not in values:
+            values["name"] = message.group("name").strip()
+        values.setdefault("message", message.group("text").strip())
     ad = _AD_NUMBER.search(haystack)
     ref = _OBJECT_REF.search(haystack)
     if ref:
