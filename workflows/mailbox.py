@@ -17,8 +17,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.mailbox import MailboxActivities
     from workflows.mailbox_models import MailboxInput, MailboxPollRequest, MailboxPollResult, MailboxStats
 
-# One round waits this long for mail, then reports back: short enough for fresh details in the UI.
-POLL_WINDOW_SECONDS = 120.0
 BATCH_MAILS = 200  # a backlog of thousands is worked (and its progress recorded) in batches
 # The round's own window plus a batch of slow fetches; beyond it the worker is presumed dead.
 POLL_TIMEOUT = timedelta(minutes=15)
@@ -49,7 +47,7 @@ class MailboxWorkflow:
             result: MailboxPollResult = await workflow.execute_activity_method(
                 MailboxActivities.poll_mailbox,
                 MailboxPollRequest(
-                    mailbox_id=params.mailbox_id, max_seconds=POLL_WINDOW_SECONDS, max_mails=BATCH_MAILS
+                    mailbox_id=params.mailbox_id, max_seconds=params.window_seconds, max_mails=BATCH_MAILS
                 ),
                 start_to_close_timeout=POLL_TIMEOUT,
                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
@@ -64,7 +62,7 @@ class MailboxWorkflow:
             self._details()
             if workflow.info().is_continue_as_new_suggested():
                 break
-        workflow.continue_as_new(MailboxInput(mailbox_id=params.mailbox_id, stats=self._stats))
+        workflow.continue_as_new(params.model_copy(update={"stats": self._stats}))
 
     def _record(self, result: MailboxPollResult) -> None:
         s = self._stats

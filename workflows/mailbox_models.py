@@ -27,6 +27,8 @@ class MailboxStats(BaseModel):
 class MailboxInput(BaseModel):
     mailbox_id: int
     stats: MailboxStats = Field(default_factory=MailboxStats)
+    # One round waits this long for mail, then reports back: short enough for fresh details in the UI.
+    window_seconds: float = Field(120.0, gt=0, le=600)
 
 
 class MailboxPollRequest(BaseModel):
