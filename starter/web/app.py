@@ -32,6 +32,7 @@ def routers() -> list[APIRouter]:
         lead_pages,
         leads_api,
         login_pages,
+        mailbox_pages,
         metrics,
         settings_api,
         settings_pages,
@@ -62,6 +63,8 @@ def routers() -> list[APIRouter]:
         crm_api.router,
         automations_api.router,
         automations_pages.router,
+        mailbox_pages.router,
+        mailbox_pages.pages,
     ]
 
 

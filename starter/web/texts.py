@@ -60,6 +60,7 @@ _DE: dict[str, str] = {
     "message_status.retrying": "neuer Versuch",
     "message_status.sent": "gesendet",
     "message_status.failed": "fehlgeschlagen",
+    "message_status.bounced": "unzustellbar",
     # dashboard list
     "dashboard.title": "Anfragen",
     "dashboard.all": "Alle",
@@ -218,6 +219,7 @@ _DE: dict[str, str] = {
     "activity_kind.warteliste": "Warteliste",
     "activity_kind.besichtigung": "Besichtigung",
     "activity_kind.telefonat": "Telefonat",
+    "activity_kind.antwort": "Antwort per E-Mail",
     "activity_kind.email": "E-Mail",
     "activity_kind.notiz": "Notiz",
     "activity_kind.sonstige": "Sonstige",
@@ -260,6 +262,15 @@ _DE: dict[str, str] = {
     "als ‹Name›.",
     "templates.variables": "Verfügbare Platzhalter",
     "templates.unsafe": "Zugriff auf interne Attribute („{name}“) ist in Vorlagen nicht erlaubt.",
+    # office mailbox (issue 15)
+    "nav.mailboxes": "Postfächer",
+    "nav.unrecognised": "Nicht erkannte E-Mails",
+    "mailboxes.saved": "Postfach gespeichert.",
+    "mailboxes.invalid": "Nicht gespeichert: Bitte die markierten Felder prüfen.",
+    "unrecognised.assigned": "Anfrage angelegt.",
+    "unrecognised.discarded": "E-Mail verworfen.",
+    "unrecognised.invalid": "Keine Anfrage angelegt: {reason}",
+    "unrecognised.done": "Diese E-Mail wurde bereits bearbeitet.",
 }
 
 MESSAGES: dict[str, dict[str, str]] = {"de": _DE}
