@@ -23,7 +23,7 @@ from activities.links import LinkSigner
 from activities.outbox import NewMessage, enqueue_message, header_safe
 from activities.slot_store import time_slot_link, uses_time_slot_link
 from activities.templating import TemplateRenderError, render_mail
-from db.models import Contact, Inquiry, MessageTemplate, Property, User
+from db.models import Contact, Inquiry, Mailbox, MessageTemplate, Property, User
 from db.session import SessionFactory
 from settings import Settings
 from workflows.inquiry_models import MailRequest
@@ -72,6 +72,17 @@ def mailbox_name(name: str | None, email: str) -> str:
     return formataddr((header_safe(name or ""), email))
 
 
+async def watched_mailbox(session: AsyncSession, address: str | None) -> str | None:
+    if not address:
+        return None
+    found: str | None = await session.scalar(
+        select(Mailbox.address).where(
+            Mailbox.address == address.lower(), Mailbox.enabled.is_(True), Mailbox.imap_host.is_not(None)
+        )
+    )
+    return found
+
+
 class InquiryMailComposer:
     def __init__(self, sessions: SessionFactory, settings: Settings) -> None:
         self._sessions = sessions
@@ -100,12 +111,14 @@ class InquiryMailComposer:
             subject, body = await self._render(session, request, context)
             sender = mailbox_name(manager.name, manager.email) if manager else self._settings.mail_from
             prospect = mailbox_name(context["prospect"]["name"], inquiry.email)
+            # A watched office mailbox gets the answers, so a reply stops the follow-ups (issue 15).
+            reply_to = await watched_mailbox(session, inquiry.mailbox_address) or (manager.email if manager else None)
             new = NewMessage(
                 idempotency_key=request.idempotency_key,
                 template_key=self._template_key(request),
                 sender=sender,
                 recipient=manager.email if request.kind == "manager_notice" and manager else prospect,
-                reply_to=manager.email if manager else None,
+                reply_to=reply_to,
                 subject=subject,
                 body_text=body,
                 inquiry_id=inquiry.id,
