@@ -75,7 +75,11 @@ def reply_text(mail: MailView) -> str:
     except Exception:  # a parser hiccup must not lose the reply: keep the whole text instead
         log.warning("reply parser failed; keeping the full text", exc_info=True)
         text = mail.text
-    return (text or mail.text).strip()[:MAX_REPLY_TEXT]
+    lines = (text or mail.text).strip().splitlines()
+    # A quote without its "Am … schrieb …" header line is not recognised as one: drop a trailing "> " block.
+    while lines and (lines[-1].startswith(">") or not lines[-1].strip()):
+        lines.pop()
+    return "\n".join(lines).strip()[:MAX_REPLY_TEXT] or mail.text.strip()[:MAX_REPLY_TEXT]
 
 
 @dataclass(frozen=True)
