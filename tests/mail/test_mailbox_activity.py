@@ -18,6 +18,7 @@ from db.session import SessionFactory
 from settings import Settings
 from starter.intake.mail_service import MailIntakeService, Stored
 from starter.intake.service import IntakeService
+from starter.metrics import read_snapshot
 from tests.imap_server import PASSWORD, Relay
 from workflows.mailbox_models import MailboxPollRequest, MailboxPollResult
 
@@ -105,6 +106,8 @@ async def test_each_mail_is_stored_raw_processed_and_flagged(
     again = await poll(sessions, settings, mailbox_id, processor(sessions, settings))
     assert again.kinds == {}
     assert (await counts(sessions))[:2] == (5, 4)
+    snapshot = await read_snapshot(sessions)
+    assert snapshot.inbound_mails == {("inquiry", "processed"): 4, ("unrecognised", "unrecognised"): 1}
 
 
 async def test_a_crash_mid_batch_processes_every_mail_exactly_once(
