@@ -30,7 +30,7 @@ class MailboxInput(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     address: str = Field(max_length=254)
-    main_user_id: int
+    main_user_id: int = Field(ge=1, le=2**31 - 1)
     imap_host: str | None = Field(None, max_length=255)
     imap_port: int = Field(993, ge=1, le=65535)
     imap_tls: Literal["tls", "none"] = "tls"
@@ -63,7 +63,7 @@ class MailboxError(ValueError):
 class MailboxView:
     id: int
     address: str
-    main_user_id: int
+    main_user_id: int = Field(ge=1, le=2**31 - 1)
     main_user_name: str
     imap_host: str | None
     imap_port: int

@@ -21,6 +21,7 @@ from starter.intake.mail.fields import PERSON_FIELDS, Field, read_fields, split_
 from starter.intake.mail_service import MailIntakeService
 from starter.intake.payload import PayloadError, describe_errors, validate_payload
 from starter.intake.service import IntakeRejected, IntakeService
+from starter.intake.starting import temporal_starter
 from starter.mailbox_service import MailboxError, MailboxInput, MailboxService
 from starter.web.auth import CurrentUserDep
 from starter.web.flash import flash
@@ -43,7 +44,12 @@ def _service(services: Services) -> MailboxService:
 
 
 def _intake(services: Services) -> MailIntakeService:
-    return MailIntakeService(services.sessions, IntakeService(services.sessions, time_zone=services.settings.time_zone))
+    # As the HTTP intake: the workflow starts at once; if Temporal is down, the dispatcher starts it later.
+    settings = services.settings
+    starter = temporal_starter(services.temporal, settings.task_queue)
+    return MailIntakeService(
+        services.sessions, IntakeService(services.sessions, start_workflow=starter, time_zone=settings.time_zone)
+    )
 
 
 # --- JSON API -------------------------------------------------------------------------------------------
