@@ -63,7 +63,7 @@ class MailboxError(ValueError):
 class MailboxView:
     id: int
     address: str
-    main_user_id: int = Field(ge=1, le=2**31 - 1)
+    main_user_id: int
     main_user_name: str
     imap_host: str | None
     imap_port: int
@@ -173,6 +173,3 @@ def _view(mailbox: Mailbox, user_name: str, unrecognised: int) -> MailboxView:
         last_error_at=mailbox.last_error_at,
         unrecognised=unrecognised,
     )
-
-
-

@@ -69,9 +69,18 @@ def upgrade() -> None:
         sa.Column("activity_id", sa.Integer(), nullable=True),
         sa.Column("processed_at", db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("decided_by_user_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", db.base.UTCDateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False),
-        sa.ForeignKeyConstraint(["activity_id"], ["activities.id"], name=op.f("fk_inbound_mails_activity_id_activities")),
-        sa.ForeignKeyConstraint(["decided_by_user_id"], ["users.id"], name=op.f("fk_inbound_mails_decided_by_user_id_users")),
+        sa.Column(
+            "created_at",
+            db.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["activity_id"], ["activities.id"], name=op.f("fk_inbound_mails_activity_id_activities")
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by_user_id"], ["users.id"], name=op.f("fk_inbound_mails_decided_by_user_id_users")
+        ),
         sa.ForeignKeyConstraint(["inquiry_id"], ["inquiries.id"], name=op.f("fk_inbound_mails_inquiry_id_inquiries")),
         sa.ForeignKeyConstraint(
             ["mailbox_id"], ["mailboxes.id"], name=op.f("fk_inbound_mails_mailbox_id_mailboxes"), ondelete="CASCADE"
