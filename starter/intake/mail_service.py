@@ -96,9 +96,7 @@ class MailIntakeService:
     async def store(self, mailbox_id: int, uidvalidity: int, uid: int, raw: bytes) -> Stored:
         mail = read_mail(raw)
         key = dedup_key(raw, mail.message_id)
-        existing = await self._find(mailbox_id, key)
-        if existing is not None:
-            return Stored(existing, False)
+        # Insert first: a mail seen before (after a crash or a UIDVALIDITY change) is the rare case.
         try:
             async with self._sessions.begin() as session:
                 row = InboundMail(
