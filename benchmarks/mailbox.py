@@ -88,9 +88,9 @@ async def run(count: int, latency_count: int) -> None:
                 )
                 mailbox.imap_password_encrypted, mailbox.enabled = encrypt_password(settings, PASSWORD), True
                 mailbox_id = mailbox.id
-            async with ImapSession(imap) as session:
+            async with ImapSession(imap) as connection:
                 for n in range(count):
-                    await session.client.append(portal_mail(f"b{n}"), mailbox="INBOX")
+                    await connection.client.append(portal_mail(f"b{n}"), mailbox="INBOX")
             before = len(started_at)
             t0 = time.monotonic()
             backlog = 1
