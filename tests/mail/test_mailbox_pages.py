@@ -141,3 +141,22 @@ async def test_an_agent_discards_an_unrecognised_mail(
     assert row is not None and (row.status, row.detail) == ("discarded", "Verworfen: Werbung")
     assert len(row.raw) > 0  # discarded is still kept
     assert (await http.get("/mail/unrecognised/99999")).status_code == 404
+
+
+async def test_dev_mail_answers_a_caught_mail_to_its_reply_to(
+    http: AsyncClient, settings: Settings, smtp_sink: Any
+) -> None:
+    caught = settings.data_dir / "mail"
+    caught.mkdir(parents=True, exist_ok=True)
+    original = (
+        b"From: Anna Agent <anna@office.example>\r\nTo: Nina Neu <neu@example.com>\r\n"
+        b"Reply-To: anfragen@office.example\r\nSubject: Bitte bestaetigen\r\n"
+        b"Message-ID: <immoflow-7@office.example>\r\n\r\nHallo\r\n"
+    )
+    (caught / "20261201T100000000000-000001.eml").write_bytes(original)
+    response = await http.post("/dev/mail/20261201T100000000000-000001.eml/reply")
+    assert response.status_code == 303
+    [answer] = [m for m in smtp_sink.received if "anfragen@office.example" in m.rcpt_tos]
+    assert answer.message["In-Reply-To"] == "<immoflow-7@office.example>"
+    assert "neu@example.com" in str(answer.message["From"])
+    assert answer.subject == "Re: Bitte bestaetigen"
