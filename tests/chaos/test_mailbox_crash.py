@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from activities.imap_client import ImapConfig, ImapSession
 from activities.mailbox_secrets import encrypt_password
@@ -36,7 +36,7 @@ async def test_a_killed_worker_mid_batch_processes_every_mail_exactly_once(stack
     engine = engine_from_settings(settings)
     sessions = make_session_factory(engine)
 
-    async def count(*where: object) -> int:
+    async def count(*where: ColumnElement[bool]) -> int:
         async with sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(InboundMail).where(*where)) or 0)
 
