@@ -17,6 +17,7 @@ from starter.intake.mail_service import REACTION_EVENT, MailIntakeService
 from starter.intake.service import IntakeService
 from starter.mail_events import handle_reaction
 from tests import factories
+from tests.http import app_client
 from tests.inquiry_harness import InquiryHarness, running_harness
 from workflows.inquiry_models import InquiryState
 
@@ -89,6 +90,9 @@ async def test_a_reply_stops_the_reminders_with_a_journal_entry_and_a_task(harne
     assert task.title == "Antwort von Nina Neu lesen"
     assert task.assignee_user_id is not None
     assert "mail-reply" in await harness.timeline(inquiry.id)
+    async with app_client(harness.settings) as http:  # the preview shows it, with the reply's text
+        preview = (await http.get(f"/dashboard/inquiries/{inquiry.id}")).text
+    assert "Antwort per E-Mail" in preview and "ich habe kein Interesse mehr" in preview
 
 
 async def test_a_new_mail_from_the_prospect_without_thread_headers_is_a_reply(harness: InquiryHarness) -> None:

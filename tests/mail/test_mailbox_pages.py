@@ -160,3 +160,17 @@ async def test_dev_mail_answers_a_caught_mail_to_its_reply_to(
     assert answer.message["In-Reply-To"] == "<immoflow-7@office.example>"
     assert "neu@example.com" in str(answer.message["From"])
     assert answer.subject == "Re: Bitte bestaetigen"
+
+
+async def test_a_failing_login_is_shown_on_the_mailbox_page(
+    http: AsyncClient, sessions: SessionFactory, data: dict[str, Any]
+) -> None:
+    async with sessions.begin() as session:
+        mailbox = await session.get(Mailbox, data["mailbox"].id)
+        assert mailbox is not None
+        mailbox.imap_host, mailbox.imap_user, mailbox.enabled = "imap.office.example", "x", True
+        mailbox.last_error = "IMAP-Anmeldung als x abgelehnt"
+    page = await http.get("/settings/mailboxes")
+    assert "IMAP-Anmeldung als x abgelehnt" in page.text and "erneut versucht" in page.text
+    health = (await http.get("/healthz")).json()
+    assert health["mailboxes"] == {data["mailbox"].address: "down: IMAP-Anmeldung als x abgelehnt"}
