@@ -141,12 +141,18 @@ class MailIntakeService:
         if is_bounce(mail):
             await self._bounce(inbound_id, mail)
             return InboundKind.BOUNCE
-        if is_auto_reply(mail):
+        # Portals' own mails are machine-made too (Auto-Submitted: auto-generated): only an automatic mail
+        # about one of ours is an auto-reply before the parsers have had their say.
+        automatic = is_auto_reply(mail)
+        if automatic and await self._is_related(mail, address):
             await self._auto_reply(inbound_id, mail, address)
             return InboundKind.AUTO_REPLY
-        if await self._reply(inbound_id, mail, address):
+        if not automatic and await self._reply(inbound_id, mail, address):
             return InboundKind.REPLY
         outcome = parse_mail(mail, mailbox=address, time_zone=self._intake.time_zone)
+        if outcome.payload is None and automatic:
+            await self._auto_reply(inbound_id, mail, address)  # recorded; nothing to act on
+            return InboundKind.AUTO_REPLY
         if outcome.payload is None:
             await self._finish(inbound_id, InboundKind.UNRECOGNISED, InboundStatus.UNRECOGNISED, outcome.problem)
             return InboundKind.UNRECOGNISED
@@ -235,6 +241,11 @@ class MailIntakeService:
                 related_message_id=message.id if message else None,
                 session=session,
             )
+
+    async def _is_related(self, mail: MailView, mailbox: str) -> bool:
+        async with self._sessions() as session:
+            message = await self._our_message(session, mail.in_reply_to + mail.references)
+            return message is not None or await self._inquiry_for(session, None, mail, mailbox) is not None
 
     async def _auto_reply(self, inbound_id: int, mail: MailView, mailbox: str) -> None:
         async with self._sessions.begin() as session:

@@ -140,3 +140,17 @@ async def test_the_same_reply_twice_is_one_reaction(harness: InquiryHarness) -> 
         entries = list(await session.scalars(select(Activity).where(Activity.inquiry_id == inquiry.id)))
         tasks = list(await session.scalars(select(Task).where(Task.inquiry_id == inquiry.id)))
     assert (len(entries), len(tasks)) == (1, 1)
+
+
+async def test_a_machine_made_portal_mail_is_still_an_inquiry(harness: InquiryHarness) -> None:
+    raw = (DATA / "immoscout24_qp_utf8.eml").read_bytes()
+    raw = raw.replace(b"MIME-Version: 1.0", b"Auto-Submitted: auto-generated\r\nPrecedence: bulk\r\nMIME-Version: 1.0")
+    assert await receive(harness, raw) == "inquiry"
+
+
+async def test_an_unrelated_auto_reply_is_recorded_not_queued(harness: InquiryHarness) -> None:
+    raw = mail("auto_reply.eml", FROM="fremd@example.net", MESSAGE_ID="<someone-else@example.net>")
+    assert await receive(harness, raw) == "auto_reply"
+    async with harness.sessions() as session:
+        row = (await session.scalars(select(InboundMail))).one()
+    assert (row.kind, row.status, row.inquiry_id) == ("auto_reply", "processed", None)
