@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.imap_client import ImapConfig, ImapError, ImapLoginError, ImapSession
 from activities.mailbox_secrets import MailboxSecretError, decrypt_password
@@ -85,18 +84,18 @@ class MailboxActivities:
                 config = imap_config(self._settings, mailbox)
             except MailboxSecretError as exc:
                 await self._failed(request.mailbox_id, str(exc))
-                raise ApplicationError(str(exc), type="MailboxNotConfigured") from None
+                return MailboxPollResult(enabled=True, error=str(exc))
             action, target = mailbox.processed_action, mailbox.processed_folder
             known_validity, last_uid = mailbox.uidvalidity, mailbox.last_uid
         try:
             return await self._round(request, config, action, target, known_validity, last_uid)
-        except ImapLoginError as exc:
+        except ImapLoginError as exc:  # the message names the user, never the password
             await self._failed(request.mailbox_id, str(exc))
-            raise ApplicationError(str(exc), type="ImapLoginFailed") from None
+            return MailboxPollResult(enabled=True, error=str(exc))
         except (ImapError, OSError, TimeoutError) as exc:
             message = f"{type(exc).__name__}: {exc}"[:500]
             await self._failed(request.mailbox_id, message)
-            raise ApplicationError(message, type="ImapUnavailable") from None
+            return MailboxPollResult(enabled=True, error=message)
 
     async def _round(
         self,

@@ -22,10 +22,14 @@ BATCH_MAILS = 200  # a backlog of thousands is worked (and its progress recorded
 POLL_TIMEOUT = timedelta(minutes=15)
 # The activity heartbeats at least every few seconds, also during IDLE: a killed worker is noticed fast.
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
-# A wrong password or a mail server outage can last days; retry forever, backing off to 10 minutes.
+# Only for what the activity cannot report itself (a dead worker, the database away): retry forever.
 POLL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
 )
+# A refused login or an unreachable server comes back as a result: the workflow waits 5 s, 10 s, … up to
+# 10 minutes between rounds, and its details show the error meanwhile (a wrong password can last days).
+FIRST_BACKOFF = timedelta(seconds=5)
+MAX_BACKOFF = timedelta(minutes=10)
 ROUNDS_PER_RUN = 500  # continue-as-new at the latest after this many rounds (~3 history events each)
 
 
@@ -58,6 +62,13 @@ class MailboxWorkflow:
                 self._enabled = False
                 workflow.set_current_details("Postfach ausgeschaltet: Überwachung beendet")
                 return self._stats
+            if result.error is not None:
+                s = self._stats
+                s.last_error, s.last_error_at, s.failures = result.error, workflow.now(), s.failures + 1
+                backoff = min(FIRST_BACKOFF * 2 ** min(s.failures - 1, 10), MAX_BACKOFF)
+                self._details(f"; nächster Versuch in {int(backoff.total_seconds())} s")
+                await workflow.sleep(backoff, summary="backoff after a failed round")
+                continue
             self._record(result)
             self._details()
             if workflow.info().is_continue_as_new_suggested():
@@ -67,7 +78,7 @@ class MailboxWorkflow:
     def _record(self, result: MailboxPollResult) -> None:
         s = self._stats
         s.last_contact_at, s.uidvalidity, s.last_uid = result.last_contact_at, result.uidvalidity, result.last_uid
-        s.backlog, s.idle, s.last_error = result.backlog, result.idle, None
+        s.backlog, s.idle, s.failures = result.backlog, result.idle, 0
         kinds = result.kinds
         s.fetched += sum(kinds.values())
         s.inquiries += kinds.get("inquiry", 0)
@@ -76,14 +87,16 @@ class MailboxWorkflow:
         s.auto_replies += kinds.get("auto_reply", 0)
         s.unrecognised += kinds.get("unrecognised", 0)
 
-    def _details(self) -> None:
+    def _details(self, suffix: str = "") -> None:
         s = self._stats
         contact = f"{s.last_contact_at:%d.%m. %H:%M:%S} UTC" if s.last_contact_at else "noch nie"
         mode = "IDLE" if s.idle else "Abfrage"
         workflow.set_current_details(
             f"Letzter Kontakt {contact} ({mode}); letzte UID {s.last_uid}; Rückstand {s.backlog}; "
             f"{s.fetched} Mails: {s.inquiries} Anfragen, {s.replies} Antworten, {s.bounces} Unzustellbare, "
-            f"{s.unrecognised} nicht erkannt" + (f"; letzter Fehler: {s.last_error}" if s.last_error else "")
+            f"{s.unrecognised} nicht erkannt"
+            + (f"; letzter Fehler {s.last_error_at:%d.%m. %H:%M} UTC: {s.last_error}" if s.last_error_at else "")
+            + suffix
         )
 
     @workflow.query

@@ -21,6 +21,8 @@ class MailboxStats(BaseModel):
     auto_replies: int = 0
     unrecognised: int = 0
     last_error: str | None = None
+    last_error_at: datetime | None = None
+    failures: int = 0  # consecutive failed rounds: the backoff grows with them
     idle: bool = False
 
 
@@ -46,3 +48,5 @@ class MailboxPollResult(BaseModel):
     backlog: int = 0
     kinds: dict[str, int] = Field(default_factory=dict)
     idle: bool = False
+    # The server refused or could not be reached (no password or mail text in it): retry after a backoff.
+    error: str | None = None

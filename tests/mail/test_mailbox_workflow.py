@@ -74,3 +74,52 @@ async def test_the_watcher_turns_new_mail_into_inquiries_and_ends_when_disabled(
     assert description.status is not None
     if os.environ.get("IMMOFLOW_RECORD_HISTORIES") == "1":
         (HISTORIES_DIR / "mailbox-watch.json").write_text(payloads)
+
+
+async def test_a_refused_login_backs_off_shows_the_error_and_recovers(
+    workflow_env: WorkflowEnvironment,
+    sessions: SessionFactory,
+    settings: Settings,
+    task_queue: str,
+    office: dict[str, Any],
+    imap: ImapConfig,
+) -> None:
+    from activities.mailbox_secrets import encrypt_password
+
+    mailbox_id = office["mailbox"].id
+    async with sessions.begin() as session:
+        mailbox = await session.get(Mailbox, mailbox_id)
+        assert mailbox is not None
+        mailbox.imap_password_encrypted = encrypt_password(settings, "falsch")
+    client = workflow_env.client
+    async with Worker(
+        client, task_queue=task_queue, workflows=list(WORKFLOWS), activities=build_activities(settings, sessions)
+    ):
+        handle = await client.start_workflow(
+            MailboxWorkflow.run,
+            MailboxInput(mailbox_id=mailbox_id, window_seconds=1.0),
+            id=workflow_id_for(mailbox_id),
+            task_queue=task_queue,
+        )
+        async with asyncio.timeout(60):
+            while (await handle.query(MailboxWorkflow.stats)).failures < 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        stats = await handle.query(MailboxWorkflow.stats)
+        assert stats.last_error is not None and "abgelehnt" in stats.last_error
+        assert "falsch" not in stats.last_error and PASSWORD not in stats.last_error
+        async with sessions.begin() as session:
+            mailbox = await session.get(Mailbox, mailbox_id)
+            assert mailbox is not None
+            mailbox.imap_password_encrypted = encrypt_password(settings, PASSWORD)
+        await append(imap, (DATA / "website_form.eml").read_bytes())
+        async with asyncio.timeout(60):
+            while await inquiry_count(sessions) < 1:  # the worker's progress
+                await workflow_env.sleep(30)  # skips the backoff on the test server's clock
+                await asyncio.sleep(0.2)
+        async with sessions.begin() as session:
+            mailbox = await session.get(Mailbox, mailbox_id)
+            assert mailbox is not None
+            mailbox.enabled = False
+        stats = await handle.result()
+    assert (stats.inquiries, stats.failures) == (1, 0)
+    assert stats.last_error_at is not None  # the last error stays visible, with its time
