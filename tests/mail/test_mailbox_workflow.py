@@ -123,3 +123,7 @@ async def test_a_refused_login_backs_off_shows_the_error_and_recovers(
         stats = await handle.result()
     assert (stats.inquiries, stats.failures) == (1, 0)
     assert stats.last_error_at is not None  # the last error stays visible, with its time
+    history = portable_json(await handle.fetch_history())
+    assert "falsch" not in history and PASSWORD not in history
+    if os.environ.get("IMMOFLOW_RECORD_HISTORIES") == "1":
+        (HISTORIES_DIR / "mailbox-login-backoff.json").write_text(history)
