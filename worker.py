@@ -30,6 +30,7 @@ from starter.dispatcher import Dispatcher
 from starter.event_handlers import HANDLERS, load_all
 from starter.intake.mail_service import MailIntakeService
 from starter.intake.service import IntakeService
+from starter.intake.starting import temporal_starter
 from starter.mailbox_workflows import sync_mailbox_workflows
 from starter.metrics import sdk_runtime
 from workflows.automation import AutomationRunWorkflow
@@ -53,7 +54,12 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 
 def build_activities(
-    settings: Settings, sessions: SessionFactory, transports: dict[str, Transport] | None = None
+    settings: Settings,
+    sessions: SessionFactory,
+    transports: dict[str, Transport] | None = None,
+    *,
+    client: Client | None = None,
+    task_queue: str | None = None,
 ) -> list[Callable[..., Any]]:
     if transports is None:
         transports = {"email": SmtpTransport(settings), "sms": sms_transport(settings)}
@@ -62,8 +68,18 @@ def build_activities(
     leads = LeadActivities(sessions, settings)
     slots = SlotRequestActivities(sessions, settings)
     automations = AutomationActivities(sessions, settings)
-    # Mail intake records inquiries with their `inquiry.received` event; the dispatcher starts the workflows.
-    mail_intake = MailIntakeService(sessions, IntakeService(sessions, time_zone=settings.time_zone))
+    # Mail intake starts each inquiry's workflow at once, as the HTTP intake does (CLIENT given); without a
+    # client, or while Temporal is away, the dispatcher starts it from the `inquiry.received` event.
+    starter = None
+    if client is not None:
+        connected = client
+
+        async def connect() -> Client:
+            return connected
+
+        starter = temporal_starter(connect, task_queue or settings.task_queue)
+    intake = IntakeService(sessions, start_workflow=starter, time_zone=settings.time_zone)
+    mail_intake = MailIntakeService(sessions, intake)
     mailboxes = MailboxActivities(sessions, settings, mail_intake)
     return [
         messages.deliver_message,
@@ -80,7 +96,7 @@ def build_worker(client: Client, settings: Settings, sessions: SessionFactory, *
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=build_activities(settings, sessions),
+        activities=build_activities(settings, sessions, client=client, task_queue=task_queue),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 

@@ -28,7 +28,7 @@ def mail(n: int) -> bytes:
 
 
 async def test_a_killed_worker_mid_batch_processes_every_mail_exactly_once(stack: ProcessStack) -> None:
-    stack.extra_env["IMMOFLOW_RUN_DISPATCHER"] = "false"  # intake alone: no 200 inquiry workflows on 2 cores
+    stack.extra_env["IMMOFLOW_RUN_DISPATCHER"] = "false"  # the mail intake itself starts the inquiries
     stack.start_temporal()
     stack.start_sink()
     await stack.prepare()
