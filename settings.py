@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     smtp_host: str | None = Field(None, description="SMTP server; unset in dev starts the built-in sink.")
     smtp_port: int = Field(1025, description="SMTP port.")
+    dev_imap_port: int = Field(
+        1143, description="Port of the IMAP server (pymap, in memory) `immoflow dev` starts for the demo mailbox."
+    )
     smtp_user: str | None = Field(None, description="SMTP login user.")
     smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
     smtp_tls: Literal["none", "starttls", "tls"] = Field("none", description="SMTP transport security.")

@@ -22,6 +22,7 @@ from activities.automations import AutomationActivities
 from activities.consent_mail import ConsentActivities
 from activities.inquiries import InquiryActivities
 from activities.leads import LeadActivities
+from activities.mailbox import MailboxActivities
 from activities.messages import MessageActivities, SmtpTransport
 from activities.permanent_errors import PermanentErrorsInterceptor
 from activities.retention import RetentionActivities
@@ -33,15 +34,20 @@ from messaging.transport import Transport
 from settings import Settings, get_settings
 from starter.events.dispatcher import Dispatcher
 from starter.events.routing import routing_table
+from starter.intake.mail_service import MailIntakeService
+from starter.intake.service import IntakeService
+from starter.intake.starting import temporal_starter
 from starter.ops.metrics import sdk_runtime
 from starter.temporal.client import connect_client
 from starter.temporal.deployments import promote_at_start, worker_deployment_config
+from starter.temporal.mailboxes import sync_mailbox_workflows
 from workflows.account_mail import AccountMailWorkflow
 from workflows.automation import AutomationRunWorkflow
 from workflows.birthday_scan import BirthdayScanWorkflow
 from workflows.consent import ConsentMailWorkflow
 from workflows.inquiry import InquiryWorkflow
 from workflows.lead import LeadWorkflow
+from workflows.mailbox import MailboxWorkflow
 from workflows.retention_scan import RetentionScanWorkflow
 from workflows.slot_request import TimeSlotRequestWorkflow
 
@@ -53,6 +59,7 @@ WORKFLOWS: Sequence[type] = (
     TimeSlotRequestWorkflow,
     AutomationRunWorkflow,
     BirthdayScanWorkflow,
+    MailboxWorkflow,
     ConsentMailWorkflow,
     RetentionScanWorkflow,
     AccountMailWorkflow,
@@ -63,7 +70,12 @@ INTERCEPTORS = [PermanentErrorsInterceptor()]
 
 
 def build_activities(
-    settings: Settings, sessions: SessionFactory, transports: dict[str, Transport] | None = None
+    settings: Settings,
+    sessions: SessionFactory,
+    transports: dict[str, Transport] | None = None,
+    *,
+    client: Client | None = None,
+    task_queue: str | None = None,
 ) -> list[Callable[..., Any]]:
     if transports is None:
         transports = {"email": SmtpTransport(settings), "sms": sms_transport(settings)}
@@ -72,6 +84,19 @@ def build_activities(
     leads = LeadActivities(sessions, settings)
     slots = SlotRequestActivities(sessions, settings)
     automations = AutomationActivities(sessions, settings)
+    # Mail intake starts each inquiry's workflow at once, as the HTTP intake does (CLIENT given); without a
+    # client, or while Temporal is away, the dispatcher starts it from the `inquiry.received` event.
+    starter = None
+    if client is not None:
+        connected = client
+
+        async def connect() -> Client:
+            return connected
+
+        starter = temporal_starter(connect, task_queue or settings.task_queue)
+    intake = IntakeService(sessions, start_workflow=starter, time_zone=settings.time_zone)
+    mail_intake = MailIntakeService(sessions, intake)
+    mailboxes = MailboxActivities(sessions, settings, mail_intake)
     consent = ConsentActivities(sessions, settings)
     retention = RetentionActivities(sessions, settings)
     return [
@@ -81,6 +106,7 @@ def build_activities(
         *leads.all(),
         *slots.all(),
         *automations.all(),
+        *mailboxes.all(),
         consent.compose_consent_mail,
         WiderrufActivities(sessions, settings).widerruf_wait,
         retention.plan_retention,
@@ -103,7 +129,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=build_activities(settings, sessions),
+        activities=build_activities(settings, sessions, client=client, task_queue=task_queue),
         interceptors=INTERCEPTORS,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         deployment_config=deployment,
@@ -141,6 +167,11 @@ async def run_worker(settings: Settings | None = None) -> None:
     if settings.run_dispatcher:
         dispatcher = Dispatcher(sessions, client, routing_table(), poll_seconds=settings.dispatcher_poll_seconds)
         tasks.append(asyncio.create_task(dispatcher.run_forever(stop), name="dispatcher"))
+    try:
+        await sync_mailbox_workflows(client, sessions, settings.task_queue)
+    except Exception:  # a watcher not started now is started by the next `mailbox.changed` or restart
+        log.exception("mailbox watchers not ensured")
+    log.info("worker running on task queue %s", settings.task_queue)
     stopper = asyncio.create_task(stop.wait())
     # Before saying it runs: on a new install nothing is routed to a versioned worker until a version is current.
     promotion = asyncio.create_task(promote_at_start(client, deployment.version, settings.deployment_promote))

@@ -24,6 +24,7 @@ from db.crm import (
     latest_stop_activity,
 )
 from db.models import (
+    ActivityKind,
     Contact,
     ContactStatus,
     Inquiry,
@@ -281,7 +282,9 @@ class InquiryActivities:
     async def find_stop_activity(self, check: StopCheck) -> StopFound | None:
         async with self._sessions() as session:
             inquiry = await _inquiry(session, check.inquiry_id)
-            found = await latest_stop_activity(session, inquiry, check.kinds, check.since)
+            # A reply by e-mail is always a reaction, whatever the settings list (issue 15).
+            kinds = [*check.kinds, ActivityKind.REPLY.value]
+            found = await latest_stop_activity(session, inquiry, kinds, check.since)
             return None if found is None else StopFound(kind=found.kind, occurred_at=found.occurred_at)
 
     @activity.defn(name="compose_inquiry_mail")

@@ -33,7 +33,7 @@ from benchmarks.stack import ProcessStack
 
 PHASES = ("throughput", "intake", "latency", "scale")
 # Suites of other workflows: module name → how to run it (each a `main()` with its own arguments).
-EXTRA_SUITES = {"leads": "benchmarks.leads"}
+EXTRA_SUITES = {"leads": "benchmarks.leads", "mailbox": "benchmarks.mailbox"}
 
 
 async def phase(name: str, run: Coroutine[Any, Any, None]) -> None:

@@ -172,6 +172,26 @@ class ContactObjected(Event):
     inquiry_workflow_ids: list[str]
 
 
+class MailReaction(Event):
+    """A prospect answered one of our mails (reply, bounce): the inquiry's follow-ups stop (issue 15)."""
+
+    KIND = "inquiry.mail_reaction"
+    inquiry_id: int
+    workflow_id: str
+    kind: str
+    inbound_mail_id: int
+    activity_id: int | None
+    reason: str
+
+
+class MailboxChanged(Event):
+    """A mailbox was created or edited: its watcher workflow starts (or learns it is off)."""
+
+    KIND = "mailbox.changed"
+    mailbox_id: int
+    enabled: bool
+
+
 class LeadClosed(Event):
     KIND = "lead.closed"
     lead_id: int
@@ -198,6 +218,8 @@ CATALOGUE: dict[str, type[Event]] = {
         PasswordLinkIssued,
         ConsentRequested,
         ContactObjected,
+        MailReaction,
+        MailboxChanged,
     )
 }
 

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from db.app_settings import load_section
 from db.legal_settings import SECTION, LegalSettings
-from db.models import Contact, Inquiry, MessageTemplate, Property, User
+from db.models import Contact, Inquiry, Mailbox, MessageTemplate, Property, User
 from db.session import SessionFactory
 from db.slot_store import time_slot_link, uses_time_slot_link
 from domain.links import LinkSigner
@@ -75,6 +75,17 @@ def mailbox_name(name: str | None, email: str) -> str:
     return mailbox(name, email)
 
 
+async def watched_mailbox(session: AsyncSession, address: str | None) -> str | None:
+    if not address:
+        return None
+    found: str | None = await session.scalar(
+        select(Mailbox.address).where(
+            Mailbox.address == address.lower(), Mailbox.enabled.is_(True), Mailbox.imap_host.is_not(None)
+        )
+    )
+    return found
+
+
 class InquiryMailComposer:
     def __init__(self, sessions: SessionFactory, settings: Settings) -> None:
         self._sessions = sessions
@@ -103,12 +114,14 @@ class InquiryMailComposer:
             subject, body = await self._render(session, request, context)
             sender = mailbox_name(manager.name, manager.email) if manager else self._settings.mail_from
             prospect = mailbox_name(context["prospect"]["name"], inquiry.email)
+            # A watched office mailbox gets the answers, so a reply stops the follow-ups (issue 15).
+            reply_to = await watched_mailbox(session, inquiry.mailbox_address) or (manager.email if manager else None)
             new = NewMessage(
                 idempotency_key=request.idempotency_key,
                 template_key=self._template_key(request),
                 sender=sender,
                 recipient=mailbox(None, manager.email) if request.kind == "manager_notice" and manager else prospect,
-                reply_to=manager.email if manager else None,
+                reply_to=reply_to,
                 subject=subject,
                 body_text=body,
                 inquiry_id=inquiry.id,

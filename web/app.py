@@ -47,6 +47,7 @@ def routers() -> list[APIRouter]:
     from web.pages import legal as legal_pages
     from web.pages import login as login_pages
     from web.pages import mail_templates as template_pages
+    from web.pages import mailboxes as mailbox_pages
     from web.pages import media as media_pages
     from web.pages import privacy as privacy_pages
     from web.pages import properties as property_pages
@@ -80,6 +81,8 @@ def routers() -> list[APIRouter]:
         crm_api.router,
         automations_api.router,
         automations_pages.router,
+        mailbox_pages.router,
+        mailbox_pages.pages,
         media_pages.router,
         properties_api.router,
         property_pages.router,

@@ -47,6 +47,7 @@ class NavItem:
 NAV_ITEMS = (
     NavItem(t("nav.dashboard"), "/dashboard"),
     NavItem(t("nav.tasks"), "/tasks"),
+    NavItem(t("nav.unrecognised"), "/mail/unrecognised"),
     NavItem("Leads", "/leads"),
     NavItem(t("nav.appointments"), "/appointments"),
     NavItem("Objekte", "/properties"),
@@ -56,6 +57,7 @@ NAV_ITEMS = (
     NavItem(t("nav.settings"), "/settings/inquiry-manager", admin_only=True),
     NavItem(t("nav.sales_processes"), "/sales-processes", admin_only=True),
     NavItem("Rechtliches", "/settings/legal", admin_only=True),
+    NavItem(t("nav.mailboxes"), "/settings/mailboxes", admin_only=True),
     NavItem(t("nav.templates"), "/settings/templates", admin_only=True),
     NavItem(t("nav.users"), "/users", admin_only=True),
     NavItem("Mails (Dev)", "/dev/mail", dev_only=True),

@@ -88,6 +88,7 @@ _DE: dict[str, str] = {
     "message_status.retrying": "neuer Versuch",
     "message_status.sent": "gesendet",
     "message_status.failed": "fehlgeschlagen",
+    "message_status.bounced": "unzustellbar",
     "message_status.withdrawn": "nicht gesendet (überholt)",
     "message_status.suppressed": "nicht gesendet (gesperrt)",
     # dashboard list
@@ -251,6 +252,7 @@ _DE: dict[str, str] = {
     "activity_kind.warteliste": "Warteliste",
     "activity_kind.besichtigung": "Besichtigung",
     "activity_kind.telefonat": "Telefonat",
+    "activity_kind.antwort": "Antwort per E-Mail",
     "activity_kind.email": "E-Mail",
     "activity_kind.notiz": "Notiz",
     "activity_kind.sonstige": "Sonstige",
@@ -300,6 +302,15 @@ _DE: dict[str, str] = {
     "als ‹Name›.",
     "templates.variables": "Verfügbare Platzhalter",
     "templates.unsafe": "Zugriff auf interne Attribute („{name}“) ist in Vorlagen nicht erlaubt.",
+    # office mailbox (issue 15)
+    "nav.mailboxes": "Postfächer",
+    "nav.unrecognised": "Nicht erkannte E-Mails",
+    "mailboxes.saved": "Postfach gespeichert.",
+    "mailboxes.invalid": "Nicht gespeichert: Bitte die markierten Felder prüfen.",
+    "unrecognised.assigned": "Anfrage angelegt.",
+    "unrecognised.discarded": "E-Mail verworfen.",
+    "unrecognised.invalid": "Keine Anfrage angelegt: {reason}",
+    "unrecognised.done": "Diese E-Mail wurde bereits bearbeitet.",
 }
 
 # Users, roles, tasks, sales processes, appointments: their own catalogue module, same keys rule.

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         InquiryInput,
         InquirySnapshot,
         InquiryState,
+        MailReaction,
         PrimaryOutcome,
         TaskRequest,
     )
@@ -226,3 +227,9 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
     @workflow.signal
     def primary_outcome(self, outcome: PrimaryOutcome) -> None:
         self._primary_outcome = outcome
+
+    @workflow.signal
+    def mail_reaction(self, reaction: MailReaction) -> None:
+        """A reply or a bounce (issue 15); the first one counts, and only while the follow-ups wait."""
+        if self._mail_reaction is None:
+            self._mail_reaction = reaction

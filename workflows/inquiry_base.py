@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         InquirySnapshot,
         InquiryState,
         LinkIssue,
+        MailReaction,
         MailRequest,
         PrimaryOutcome,
         StepRecord,
@@ -72,6 +73,7 @@ class InquiryBase:
         self._followers: list[str] = []
         self._notified: set[str] = set()
         self._primary_outcome: PrimaryOutcome | None = None
+        self._mail_reaction: MailReaction | None = None  # a reply or bounce: the follow-ups stop (issue 15)
         self._closing = False  # decided to end: no confirmation is accepted any more
         self._last_mail_at = workflow.now()
         self._done = False

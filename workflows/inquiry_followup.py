@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
+STOP_ON_MAIL_REACTION = "stop-on-mail-reaction"
 # Patch ID of "look at a confirmation or cancellation again after every await before sending anything";
 # histories recorded before it (tests/histories/inquiry-*.json) replay the old path.
 RECHECK_AFTER_AWAIT = "inquiry-recheck-after-await"
@@ -87,6 +88,14 @@ class FollowUpMixin(InquiryBase):
             self._closing = True
             await self._create_address(self._confirmation.submission_id, send_expose=self._config.send_expose)
             return True
+        # Histories from before the signal existed never set it, so they never reach the patch marker.
+        if self._mail_reaction is not None and workflow.patched(STOP_ON_MAIL_REACTION):
+            self._closing = True
+            reaction = self._mail_reaction
+            title = "Antwort per E-Mail" if reaction.kind == "reply" else "Mail unzustellbar"
+            reason = f"Nachfassen beendet: {reaction.reason}"
+            await self._set(InquiryState.ABORTED, f"mail-{reaction.kind}", title, reason=reason)
+            return True
         return False
 
     async def _wait_until(self, due: datetime) -> None:
@@ -101,6 +110,7 @@ class FollowUpMixin(InquiryBase):
                         self._confirmation is not None
                         or self._cancel is not None
                         or self._resends_requested > self._resends_sent
+                        or self._mail_reaction is not None
                     ),
                     timeout=remaining,
                     timeout_summary="follow-up interval",

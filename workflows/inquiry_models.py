@@ -120,6 +120,14 @@ class CancelInput(BaseModel):
     user_id: int | None = None
 
 
+class MailReaction(BaseModel):
+    """The prospect answered one of our mails (reply) or it came back undeliverable (bounce); issue 15."""
+
+    kind: Literal["reply", "bounce"]
+    inbound_mail_id: int
+    reason: str = Field(max_length=300)
+
+
 class PrimaryOutcome(BaseModel):
     """Sent from a primary inquiry to the later inquiries of the same prospect that wait on it."""
 

@@ -22,6 +22,7 @@ from db.models.crm import (
 from db.models.imports import ContactImport, ImportStatus, PropertyImport
 from db.models.inquiries import Inquiry, InquiryStatus, InquiryStep, QuarantinedPayload, RawPayload
 from db.models.leads import Lead, SalesPhase, SalesProcess
+from db.models.mail_intake import InboundKind, InboundMail, InboundStatus
 from db.models.messaging import AppSetting, DomainEvent, Message, MessageStatus, MessageTemplate
 from db.models.privacy import (
     ConsentPurpose,
@@ -51,6 +52,9 @@ __all__ = [
     "ContactStatus",
     "Deal",
     "DomainEvent",
+    "InboundKind",
+    "InboundMail",
+    "InboundStatus",
     "ImportStatus",
     "Inquiry",
     "InquiryStatus",

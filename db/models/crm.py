@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, CreatedAtMixin
@@ -39,6 +39,7 @@ class ActivityKind(StrEnum):
     EMAIL = "email"
     NOTE = "notiz"
     OTHER = "sonstige"
+    REPLY = "antwort"  # a prospect's reply by e-mail (issue 15): always a reaction
 
 
 class UserRole(StrEnum):
@@ -77,6 +78,23 @@ class Mailbox(CreatedAtMixin, Base):
     address: Mapped[str] = mapped_column(String(320), unique=True)
     main_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     main_user: Mapped[User] = relationship(lazy="raise")
+    # IMAP intake (issue 15); a mailbox without a host only serves the visibility check of seed 002.
+    imap_host: Mapped[str | None] = mapped_column(String(255))
+    imap_port: Mapped[int] = mapped_column(default=993, server_default="993")
+    imap_tls: Mapped[str] = mapped_column(String(10), default="tls", server_default="tls", comment="tls | none")
+    imap_user: Mapped[str | None] = mapped_column(String(320))
+    imap_password_encrypted: Mapped[str | None] = mapped_column(Text, comment="Fernet token, app key.")
+    folder: Mapped[str] = mapped_column(String(200), default="INBOX", server_default="INBOX")
+    processed_action: Mapped[str] = mapped_column(
+        String(10), default="flag", server_default="flag", comment="flag | move"
+    )
+    processed_folder: Mapped[str | None] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    last_contact_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
 
 
 class Contact(CreatedAtMixin, Base):

@@ -18,6 +18,7 @@ class MessageStatus(StrEnum):
     RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
+    BOUNCED = "bounced"  # sent, then a delivery-status report came back (issue 15)
     WITHDRAWN = "withdrawn"  # composed, then not sent: its workflow learned meanwhile it was no longer due
     SUPPRESSED = "suppressed"  # refused by the outbox: no consent, or the recipient objected (see error)
 

@@ -89,6 +89,7 @@ def dev(
     temporal_port: int | None = typer.Option(None, help="Temporal frontend port (default 7233)."),
     ui_port: int | None = typer.Option(None, help="Temporal UI port (default IMMOFLOW_TEMPORAL_UI_PORT, 8233)."),
     smtp_port: int | None = typer.Option(None, help="Port of the built-in SMTP sink (default 1025)."),
+    imap_port: int | None = typer.Option(None, help="Port of the built-in IMAP server (default 1143)."),
     demo: bool = typer.Option(True, help="Load the demo office into a database without users."),
 ) -> None:
     """Run the whole local stack: Temporal dev server, migrations, SMTP sink, worker, web app, demo data."""
@@ -105,6 +106,7 @@ def dev(
         ui_port=ui_port,
         smtp_port=smtp_port,
         load_demo=demo,
+        imap_port=imap_port,
     )
     raise typer.Exit(run_dev(options, settings, echo=typer.echo))
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import aiosmtplib
 import httpx
 import typer
 
@@ -56,6 +57,9 @@ def submit(
     city: Annotated[str | None, typer.Option()] = None,
     message: Annotated[str | None, typer.Option(help="The prospect's message.")] = None,
     received_at: Annotated[str | None, typer.Option(help="2011-11-11T14:30 or 11.11.2011 14:30; default now.")] = None,
+    via_mail: Annotated[
+        bool, typer.Option("--via-mail", help="Send it as a portal mail to the mailbox over SMTP instead (issue 15).")
+    ] = False,
     url: UrlOption = None,
 ) -> None:
     """Submit one inquiry as JSON (POST /api/inquiries)."""
@@ -81,7 +85,25 @@ def submit(
         missing = [f"--{name.replace('_', '-')}" for name in ("source", "external_id", "email") if not given[name]]
         if missing:
             raise typer.BadParameter(f"{', '.join(missing)} required (or use --demo)")
+    if via_mail:
+        _mail(payload)
+        return
     _report(_post(url, "/api/inquiries", json=payload))
+
+
+def _mail(payload: dict[str, Any]) -> None:
+    import asyncio
+
+    from settings import get_settings
+    from starter.dev.demo_mail import portal_mail, send
+
+    payload.setdefault("mailbox", DEMO_MAILBOX)
+    mail = portal_mail(payload, now=datetime.now(UTC))
+    try:
+        asyncio.run(send(get_settings(), mail))
+    except (OSError, aiosmtplib.SMTPException) as exc:
+        _fail(f"could not send the portal mail over SMTP: {exc}")
+    typer.echo(f"portal mail {mail['Message-ID']} sent to {payload['mailbox']}; the mailbox watcher takes it from here")
 
 
 @app.command("import")

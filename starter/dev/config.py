@@ -21,6 +21,7 @@ class DevOptions:
     ui_port: int
     smtp_port: int
     load_demo: bool = True
+    imap_port: int = 1143
 
     @classmethod
     def from_settings(
@@ -33,6 +34,7 @@ class DevOptions:
         ui_port: int | None = None,
         smtp_port: int | None = None,
         load_demo: bool = True,
+        imap_port: int | None = None,
     ) -> DevOptions:
         """Command-line options win; what they leave out comes from settings (IMMOFLOW_*)."""
         address_port = settings.temporal_address.rsplit(":", 1)[-1]
@@ -43,6 +45,7 @@ class DevOptions:
             ui_port=ui_port or settings.temporal_ui_port,
             smtp_port=smtp_port or settings.smtp_port,
             load_demo=load_demo,
+            imap_port=imap_port or settings.dev_imap_port,
         )
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import email
 import email.policy
 import itertools
+import logging
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -18,6 +20,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,15 @@ class ReceivedMail:
         return "" if part is None else str(part.get_content())
 
 
+# Delivers one raw mail into a local mailbox (the dev stack's IMAP server); see SinkHandler.deliver_to.
+Deliver = Callable[[bytes], Awaitable[None]]
+
+
 class SinkHandler:
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, deliver_to: dict[str, Deliver] | None = None) -> None:
         self.directory = directory
+        # In development, mail to the office mailbox lands in it too: the prospect's reply closes the loop.
+        self.deliver_to = {address.lower(): deliver for address, deliver in (deliver_to or {}).items()}
         self.received: list[ReceivedMail] = []
         self._counter = itertools.count(1)
         if directory is not None:
@@ -63,6 +73,13 @@ class SinkHandler:
             tmp = self.directory / f".{name}.tmp"
             tmp.write_bytes(data)
             tmp.rename(self.directory / name)  # readers never see half a file
+        for recipient in {r.lower() for r in mail.rcpt_tos}:
+            deliver = self.deliver_to.get(recipient)
+            if deliver is not None:
+                try:
+                    await deliver(data)
+                except Exception:  # the sink keeps the mail either way; /dev/mail shows it
+                    log.exception("could not deliver a mail for %s into the local IMAP server", recipient)
         return "250 Message accepted for delivery"
 
 
@@ -76,10 +93,16 @@ def free_port() -> int:
 class SmtpSink:
     """aiosmtpd in a background thread; `with SmtpSink() as sink:` gives host, port and received mails."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, directory: Path | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        directory: Path | None = None,
+        deliver_to: dict[str, Deliver] | None = None,
+    ) -> None:
         self.host = host
         self.port = port or free_port()
-        self.handler = SinkHandler(directory)
+        self.handler = SinkHandler(directory, deliver_to)
         self._controller = Controller(self.handler, hostname=host, port=self.port)
 
     @property

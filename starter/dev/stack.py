@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import IO
 
+from messaging.imap_client import ImapConfig
 from settings import Settings, SettingsError, get_settings
 from starter.dev.children import Child, PidFile, reap_leftovers, spawn, stop_group
 from starter.dev.config import (
@@ -32,10 +33,11 @@ from starter.dev.config import (
     port_free,
     temporal_command,
 )
-from starter.dev.smtp_sink import SmtpSink
+from starter.dev.smtp_sink import Deliver, SmtpSink
 
 TEMPORAL_READY_TIMEOUT = 60.0
 WEB_READY_TIMEOUT = 90.0
+IMAP_READY_TIMEOUT = 30.0
 # The worker drains running activities for up to 20 s (worker.GRACEFUL_SHUTDOWN) before it exits.
 APP_STOP_TIMEOUT = 30.0
 TEMPORAL_STOP_TIMEOUT = 15.0
@@ -78,6 +80,7 @@ class DevStack:
         )
         self.children: list[Child] = []
         self.sink: SmtpSink | None = None
+        self.imap: ImapConfig | None = None
         self.pid_file = PidFile(options.data_dir / "dev-pids.json")
         self._stop = threading.Event()
         self._stop_reason = ""
@@ -129,7 +132,10 @@ class DevStack:
                 self.echo(f"stopped the {name} left behind by an earlier immoflow dev")
         except RuntimeError as exc:
             raise StackError(str(exc)) from exc
-        ports = {"--web-port": o.web_port, "--temporal-port": o.temporal_port, "--ui-port": o.ui_port}
+        ports = {
+            "--web-port": o.web_port, "--temporal-port": o.temporal_port, "--ui-port": o.ui_port,
+            "--imap-port": o.imap_port,
+        }  # fmt: skip
         if self.base.smtp_host is None:
             ports["--smtp-port"] = o.smtp_port
         busy = [f"{port} ({flag})" for flag, port in ports.items() if not port_free(port)]
@@ -217,11 +223,42 @@ class DevStack:
         finally:
             await engine.dispose()
 
+    def _start_imap(self) -> ImapConfig | None:
+        """The demo mailbox's IMAP server, unless there is no demo mailbox or it was configured otherwise."""
+        from db.session import engine_from_settings, make_session_factory
+        from starter.dev.demo import MAILBOX
+        from starter.dev.mailbox import imap_command, new_password, point_demo_mailbox
+
+        config = ImapConfig(host=LOCAL, port=self.options.imap_port, tls="none", user=MAILBOX, password=new_password())
+
+        async def point() -> bool:
+            engine = engine_from_settings(self.settings)
+            try:
+                return await point_demo_mailbox(make_session_factory(engine), self.settings, MAILBOX, config)
+            finally:
+                await engine.dispose()
+
+        logs = self.options.data_dir / "logs"
+        with (logs / "imap.log").open("ab") as log:
+            self._spawn("imap server", imap_command(config.port, config.user, config.password), dict(os.environ), log)
+        self._wait_until(lambda: answers(config.port), IMAP_READY_TIMEOUT, "the IMAP server")
+        if not asyncio.run(point()):
+            return None
+        self.imap = config
+        return config
+
     def _start_sink(self) -> int | None:
         if self.base.smtp_host is not None:
             self.echo(f"mail goes to {self.base.smtp_host}:{self.base.smtp_port} (IMMOFLOW_SMTP_HOST)")
             return None
-        self.sink = SmtpSink(host=LOCAL, port=self.options.smtp_port, directory=self.options.data_dir / "mail")
+        deliver_to: dict[str, Deliver] = {}
+        if self.imap is not None:
+            from starter.dev.mailbox import deliverer
+
+            deliver_to[self.imap.user] = deliverer(self.imap)
+        self.sink = SmtpSink(
+            host=LOCAL, port=self.options.smtp_port, directory=self.options.data_dir / "mail", deliver_to=deliver_to
+        )
         self.sink.start()
         return self.sink.port
 
@@ -245,6 +282,11 @@ class DevStack:
         ]
         if self.sink is not None:
             lines.append(f"  caught mail    {web}/dev/mail   (SMTP sink on {LOCAL}:{self.sink.port})")
+        if self.imap is not None:
+            lines.append(
+                f"  office mailbox {self.imap.user} on IMAP {LOCAL}:{self.imap.port}"
+                "   (try: immoflow inquiry submit --demo --via-mail)"
+            )
         if demo_login:
             from starter.dev.demo import AGENT_PASSWORD
             from starter.services.showcase import AGENT_EMAIL
@@ -269,6 +311,7 @@ class DevStack:
             self.echo(f"registered search attributes: {', '.join(added)}")
         demo_login = asyncio.run(self._demo())
         self._check()
+        self._start_imap()  # before the worker: it starts the watchers of the enabled mailboxes
         sink_port = self._start_sink()
         self._start_apps(sink_port)
         self._wait_until(lambda: answers(self.options.ui_port), TEMPORAL_READY_TIMEOUT, "the Temporal UI")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from automations.triggers import triggers
+from db.events import MailboxChanged, MailReaction
 from db.slot_store import CREATED_EVENT as SLOT_REQUEST_CREATED
 from settings import get_settings
 from starter.events.accounts import PASSWORD_LINK_EVENT, password_link_handler
@@ -16,6 +17,7 @@ from starter.events.automations import AutomationEventHandler
 from starter.events.dispatcher import EventHandler
 from starter.events.inquiries import inquiry_received_handler
 from starter.events.leads import LeadEventHandlers
+from starter.events.mail import handle_mailbox_changed, handle_reaction
 from starter.events.privacy import consent_requested_handler, stop_after_objection
 from starter.events.slots import slot_request_created_handler
 from starter.intake.service import RECEIVED_EVENT as INQUIRY_RECEIVED
@@ -35,4 +37,6 @@ def routing_table() -> dict[str, list[EventHandler]]:
     table[PASSWORD_LINK_EVENT].append(password_link_handler(lambda: get_settings().task_queue))
     table[CONSENT_REQUESTED].append(consent_requested_handler())
     table[CONTACT_OBJECTED].append(stop_after_objection)
+    table[MailReaction.KIND].append(handle_reaction)
+    table[MailboxChanged.KIND].append(handle_mailbox_changed)
     return dict(table)

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from db.base import utcnow
-from db.models import DomainEvent, Inquiry, Message
+from db.models import DomainEvent, InboundKind, InboundMail, InboundStatus, Inquiry, Message
 from db.models.inquiries import InquiryStatus
 from db.models.messaging import MessageStatus
 from db.session import SessionFactory
@@ -71,6 +71,7 @@ class Snapshot:
     overdue_inquiries: int = 0
     max_overdue_seconds: float = 0.0
     send_lags: list[float] = field(default_factory=list)
+    inbound_mails: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def _age(now: datetime, then: datetime | None) -> float:
@@ -112,6 +113,11 @@ async def read_snapshot(sessions: SessionFactory, now: datetime | None = None) -
             .limit(LAG_MAX_ROWS)
         )
         snap.send_lags = [_age(sent_at, created_at) for created_at, sent_at in lags if sent_at is not None]
+        mails = await session.execute(
+            select(InboundMail.kind, InboundMail.status, func.count()).group_by(InboundMail.kind, InboundMail.status)
+        )
+        for kind, status, count in mails:
+            snap.inbound_mails[(kind or "pending", status)] = count
     return snap
 
 
@@ -175,6 +181,18 @@ def families(snap: Snapshot) -> Iterable[Metric]:
     lag.add_sample(name + "_count", {}, float(len(values)))
     lag.add_sample(name + "_sum", {}, float(sum(values)))
     yield lag
+
+    # Fetched = all rows; parsed = kind inquiry; unrecognised, replies and bounces by their kind.
+    inbound = GaugeMetricFamily(
+        "immoflow_inbound_mails",
+        "Mails fetched from the office mailboxes, by kind (inquiry, reply, bounce, auto_reply, unrecognised) "
+        "and status (stored, processed, unrecognised, assigned, discarded).",
+        labels=["kind", "status"],
+    )
+    for kind in sorted({str(k) for k in InboundKind} | {k for k, _ in snap.inbound_mails}):
+        for status in sorted({str(s) for s in InboundStatus} | {s for _, s in snap.inbound_mails}):
+            inbound.add_metric([kind, status], snap.inbound_mails.get((kind, status), 0))
+    yield inbound
 
 
 class _Fixed(Collector):

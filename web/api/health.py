@@ -8,11 +8,14 @@ development.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from db.base import utcnow
+from db.models import Mailbox
 from starter.services.attention import needs_attention
 from starter.services.context import Services
 from web.dependencies import ServicesDep
@@ -51,6 +54,34 @@ async def _check(probe: object) -> str:
         return f"down: {type(exc).__name__}: {exc}"[:300]
 
 
+# A watcher reports back at least every round (two minutes); beyond this it has lost touch.
+MAILBOX_STALE = timedelta(minutes=10)
+
+
+async def _mailboxes(services: Services) -> dict[str, str]:
+    """Each enabled mailbox as its watcher last saw it: the worker talks IMAP, not every health probe."""
+    async with services.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Mailbox.address, Mailbox.last_contact_at, Mailbox.last_error).where(
+                    Mailbox.enabled.is_(True), Mailbox.imap_host.is_not(None)
+                )
+            )
+        ).all()
+    now = utcnow()
+    result: dict[str, str] = {}
+    for address, contact, error in rows:
+        if error:
+            result[address] = f"down: {error}"[:300]
+        elif contact is None:
+            result[address] = "waiting for the first contact"
+        elif now - contact > MAILBOX_STALE:
+            result[address] = f"stale: last contact {contact:%Y-%m-%d %H:%M} UTC"
+        else:
+            result[address] = "ok"
+    return result
+
+
 @router.get("/healthz")
 async def healthz(request: Request, services: ServicesDep) -> JSONResponse:
     results = dict(
@@ -74,4 +105,12 @@ async def healthz(request: Request, services: ServicesDep) -> JSONResponse:
         }
     except Exception as exc:
         details["needs_attention"] = f"unknown: {type(exc).__name__}"
+    # Listed, but not part of the verdict: a portal's mail server being down is no reason to stop serving.
+    if results["database"] == "ok":
+        try:
+            mailboxes = await asyncio.wait_for(_mailboxes(services), CHECK_TIMEOUT)
+        except Exception as exc:
+            mailboxes = {"*": f"down: {type(exc).__name__}"}
+        if mailboxes:
+            details["mailboxes"] = mailboxes
     return JSONResponse(details, status_code=status_code)

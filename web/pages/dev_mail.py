@@ -16,8 +16,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
+from db.models import InboundMail, Mailbox
+from starter.dev.demo_mail import send as send_demo_mail
 from starter.dev.smtp_sink import read_mailbox
 from starter.services.context import Services
 from web.dependencies import ServicesDep
@@ -117,8 +121,41 @@ async def mail_list(request: Request, services: ServicesDep) -> HTMLResponse:
     mailbox = await asyncio.to_thread(read_mailbox, mail_dir(services))
     mails = [_view(name, message) for name, message in mailbox]
     settings = services.settings
-    context = {"mails": mails, "external_smtp": settings.smtp_host, "smtp_port": settings.smtp_port}
+    context = {
+        "mails": mails,
+        "external_smtp": settings.smtp_host,
+        "smtp_port": settings.smtp_port,
+        "inbound": await _inbound(services),
+    }
     return templates.TemplateResponse(request, "dev_mail/list.html", context)
+
+
+async def _inbound(services: Services) -> list[tuple[str, InboundMail]]:
+    """The office mailbox's side of the loop: what the watcher fetched and what it made of it."""
+    try:
+        async with services.sessions() as session:
+            rows = await session.execute(
+                select(Mailbox.address, InboundMail).join(Mailbox).order_by(InboundMail.id.desc()).limit(30)
+            )
+            return [(address, mail) for address, mail in rows.all()]
+    except SQLAlchemyError:  # the sink's page also serves a stack whose database is not there (yet)
+        return []
+
+
+@router.post("/{name}/reply", name="dev_mail_reply")
+async def reply_as_prospect(name: str, services: ServicesDep) -> RedirectResponse:
+    """Answer a caught mail as its recipient would (to its Reply-To): in `immoflow dev` the SMTP sink puts
+    the answer into the office mailbox, where the watcher reads it as a reply."""
+    original = (await asyncio.to_thread(_read_one, _mail_file(services, name))).message
+    answer = EmailMessage()
+    answer["From"] = str(original.get("To", ""))
+    answer["To"] = str(original.get("Reply-To") or original.get("From", ""))
+    answer["Subject"] = "Re: " + str(original.get("Subject", ""))
+    if original.get("Message-ID"):
+        answer["In-Reply-To"] = answer["References"] = str(original["Message-ID"])
+    answer.set_content("Vielen Dank, ich melde mich telefonisch bei Ihnen.\n\nViele Grüße")
+    await send_demo_mail(services.settings, answer)
+    return RedirectResponse("/dev/mail", status_code=303)
 
 
 @router.get("/{name}", response_class=HTMLResponse, name="dev_mail_detail")
