@@ -240,6 +240,7 @@ def test_every_workflow_type_declares_its_versioning_behaviour() -> None:
         "AccountMailWorkflow": VersioningBehavior.PINNED,
         "ConsentMailWorkflow": VersioningBehavior.PINNED,
         "RetentionScanWorkflow": VersioningBehavior.PINNED,
+        "MailboxWorkflow": VersioningBehavior.AUTO_UPGRADE,
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.mailbox import MailboxActivities
@@ -37,7 +37,9 @@ def workflow_id_for(mailbox_id: int) -> str:
     return f"mailbox-{mailbox_id}"
 
 
-@workflow.defn
+# Auto-upgrade: a watcher runs as long as its mailbox, across every deploy; it moves to the new build at its
+# next workflow task, so a change to its commands needs `workflow.patched` (as the lead workflow's do).
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class MailboxWorkflow:
     def __init__(self) -> None:
         self._stats = MailboxStats()
