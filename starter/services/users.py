@@ -23,6 +23,7 @@ from domain.links import LinkSigner
 from domain.passwords import hash_password
 from messaging.outbox import NewMessage, enqueue_message
 from settings import Settings
+from starter.services.context import Services
 
 # Long enough for an invitation read after a weekend, short enough that an old mail is no standing key.
 PASSWORD_LINK_VALIDITY = timedelta(hours=72)
@@ -226,3 +227,88 @@ async def create_admin(session: AsyncSession, name: str, email: str, password: s
     check_password(password, password)
     data = UserInput(name=name, email=email, role=UserRole.ADMIN)
     return await create_user(session, data, password=password)
+
+
+# --- use cases for the web app (each opens its own transaction) ------------------------------------------
+
+
+async def list_users(services: Services, *, active_first: bool = False) -> list[User]:
+    """Every user of the office by name; ACTIVE_FIRST puts the deactivated ones at the end (the admin page)."""
+    order = (User.is_active.desc(), User.name) if active_first else (User.name,)
+    async with services.sessions() as session:
+        return list(await session.scalars(select(User).order_by(*order)))
+
+
+async def active_users(services: Services) -> list[User]:
+    """The users who can still be chosen (for a task, an inbox, a calendar), by name."""
+    async with services.sessions() as session:
+        return list(await session.scalars(select(User).where(User.is_active).order_by(User.name)))
+
+
+async def load_user(services: Services, user_id: int) -> User:
+    """One user; UserNotFoundError when there is none."""
+    async with services.sessions() as session:
+        return await get_user(session, user_id)
+
+
+async def add_user(services: Services, data: UserInput, *, send_link: bool, now: datetime) -> User:
+    """Create a user (without a password) and, with SEND_LINK, mail the set-password link in the same transaction."""
+    async with services.sessions.begin() as session:
+        user = await create_user(session, data)
+        if send_link:
+            await issue_password_link(session, user.id, services.settings, now)
+        return user
+
+
+async def edit_user(services: Services, user_id: int, data: UserInput) -> User:
+    """Change a user's details and role (the last active admin keeps theirs)."""
+    async with services.sessions.begin() as session:
+        return await update_user(session, user_id, data)
+
+
+async def send_password_link(services: Services, user_id: int, *, now: datetime, reset: bool = False) -> User:
+    """Mail a fresh set-password link (older ones stop working); RESET also ends the current password."""
+    async with services.sessions.begin() as session:
+        await issue_password_link(session, user_id, services.settings, now, reset=reset)
+        return await get_user(session, user_id)
+
+
+async def deactivate(services: Services, user_id: int, *, acting_user_id: int | None, now: datetime) -> User:
+    """Deactivate a user (not oneself, not the last active admin); their history stays."""
+    async with services.sessions.begin() as session:
+        return await deactivate_user(session, user_id, acting_user_id=acting_user_id, now=now)
+
+
+async def activate(services: Services, user_id: int) -> User:
+    """Let a deactivated user log in again."""
+    async with services.sessions.begin() as session:
+        return await activate_user(session, user_id)
+
+
+async def check_password_link(services: Services, token: str) -> User:
+    """The user a set-password link belongs to; LinkError (invalid / expired / used) otherwise."""
+    async with services.sessions() as session:
+        return await user_for_link(session, token, services.settings)
+
+
+async def choose_password(services: Services, token: str, password: str, repeated: str) -> User:
+    """Set the password through a set-password link, which then stops working; LinkError or UserError refuse."""
+    async with services.sessions.begin() as session:
+        return await set_password_by_link(session, token, password, repeated, services.settings)
+
+
+async def user_by_email(services: Services, address: str) -> User | None:
+    """The user with this (lower-cased) e-mail address, whatever its case in the database."""
+    if not address:
+        return None
+    async with services.sessions() as session:
+        return await session.scalar(select(User).where(func.lower(User.email) == address))
+
+
+async def rehash_password(services: Services, user_id: int, password: str) -> User | None:
+    """Store PASSWORD (just verified) under today's scrypt parameters; None when the user is gone meanwhile."""
+    async with services.sessions.begin() as session:
+        row = await session.get(User, user_id)
+        if row is not None:
+            row.password_hash = await asyncio.to_thread(hash_password, password)
+        return row

@@ -6,7 +6,6 @@ from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from db.base import utcnow
 from db.models import User
@@ -57,28 +56,25 @@ def _refused(exc: UserError) -> HTTPException:
 
 @router.get("")
 async def list_users(services: ServicesDep) -> list[UserOut]:
-    async with services.sessions() as session:
-        return [user_out(user) for user in await session.scalars(select(User).order_by(User.name))]
+    return [user_out(user) for user in await user_service.list_users(services)]
 
 
 @router.post("", status_code=201)
 async def create_user(data: NewUser, services: ServicesDep) -> UserOut:
     """A new user; with `send_link` (default) they get the mail with their set-password link."""
     try:
-        async with services.sessions.begin() as session:
-            user = await user_service.create_user(session, UserInput(**data.model_dump(exclude={"send_link"})))
-            if data.send_link:
-                await user_service.issue_password_link(session, user.id, services.settings, utcnow())
-            return user_out(user)
+        user = await user_service.add_user(
+            services, UserInput(**data.model_dump(exclude={"send_link"})), send_link=data.send_link, now=utcnow()
+        )
     except UserError as exc:
         raise _refused(exc) from exc
+    return user_out(user)
 
 
 @router.get("/{user_id}")
 async def get_user(user_id: int, services: ServicesDep) -> UserOut:
     try:
-        async with services.sessions() as session:
-            return user_out(await user_service.get_user(session, user_id))
+        return user_out(await user_service.load_user(services, user_id))
     except UserError as exc:
         raise _refused(exc) from exc
 
@@ -86,8 +82,7 @@ async def get_user(user_id: int, services: ServicesDep) -> UserOut:
 @router.put("/{user_id}")
 async def update_user(user_id: int, data: UserInput, services: ServicesDep) -> UserOut:
     try:
-        async with services.sessions.begin() as session:
-            return user_out(await user_service.update_user(session, user_id, data))
+        return user_out(await user_service.edit_user(services, user_id, data))
     except UserError as exc:
         raise _refused(exc) from exc
 
@@ -96,9 +91,7 @@ async def update_user(user_id: int, data: UserInput, services: ServicesDep) -> U
 async def send_password_link(user_id: int, services: ServicesDep, reset: bool = False) -> UserOut:
     """Mail a fresh set-password link (older links stop working); `?reset=true` also ends the current password."""
     try:
-        async with services.sessions.begin() as session:
-            await user_service.issue_password_link(session, user_id, services.settings, utcnow(), reset=reset)
-            return user_out(await user_service.get_user(session, user_id))
+        return user_out(await user_service.send_password_link(services, user_id, now=utcnow(), reset=reset))
     except UserError as exc:
         raise _refused(exc) from exc
 
@@ -107,19 +100,17 @@ async def send_password_link(user_id: int, services: ServicesDep, reset: bool = 
 async def deactivate_user(user_id: int, request: Request, services: ServicesDep) -> UserOut:
     acting = current_user(request)
     try:
-        async with services.sessions.begin() as session:
-            user = await user_service.deactivate_user(
-                session, user_id, acting_user_id=acting.id if acting else None, now=utcnow()
-            )
-            return user_out(user)
+        user = await user_service.deactivate(
+            services, user_id, acting_user_id=acting.id if acting else None, now=utcnow()
+        )
     except UserError as exc:
         raise _refused(exc) from exc
+    return user_out(user)
 
 
 @router.post("/{user_id}/activate")
 async def activate_user(user_id: int, services: ServicesDep) -> UserOut:
     try:
-        async with services.sessions.begin() as session:
-            return user_out(await user_service.activate_user(session, user_id))
+        return user_out(await user_service.activate(services, user_id))
     except UserError as exc:
         raise _refused(exc) from exc

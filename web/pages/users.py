@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from db.base import utcnow
 from db.models import User
@@ -65,8 +64,7 @@ def _form_page(
 
 @router.get("", response_class=HTMLResponse)
 async def users(request: Request, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        rows = list(await session.scalars(select(User).order_by(User.is_active.desc(), User.name)))
+    rows = await user_service.list_users(services, active_first=True)
     return templates.TemplateResponse(request, "users/list.html", {"users": rows})
 
 
@@ -81,11 +79,7 @@ async def create_user(request: Request, services: ServicesDep) -> Response:
     send_link = form.get("send_link") == "on"
     try:
         data = user_input(form)
-        async with services.sessions.begin() as session:
-            user = await user_service.create_user(session, data)
-            if send_link:
-                await user_service.issue_password_link(session, user.id, services.settings, utcnow())
-            user_id = user.id
+        user_id = (await user_service.add_user(services, data, send_link=send_link, now=utcnow())).id
     except ValidationError as exc:
         return _form_page(request, user=None, values=form, error=validation_text(exc), status=422)
     except UserError as exc:
@@ -99,9 +93,9 @@ async def create_user(request: Request, services: ServicesDep) -> Response:
 
 @router.get("/{user_id}", response_class=HTMLResponse)
 async def edit_user(request: Request, user_id: int, services: ServicesDep) -> Response:
-    async with services.sessions() as session:
-        user = await session.get(User, user_id)
-    if user is None:
+    try:
+        user = await user_service.load_user(services, user_id)
+    except user_service.UserNotFoundError:
         return _missing(request, user_id)
     return _form_page(request, user=user, values=_values(user), error=None, status=200)
 
@@ -109,14 +103,13 @@ async def edit_user(request: Request, user_id: int, services: ServicesDep) -> Re
 @router.post("/{user_id}", response_model=None)
 async def update_user(request: Request, user_id: int, services: ServicesDep) -> Response:
     form = await _form(request)
-    async with services.sessions() as session:
-        user = await session.get(User, user_id)
-    if user is None:
+    try:
+        user = await user_service.load_user(services, user_id)
+    except user_service.UserNotFoundError:
         return _missing(request, user_id)
     try:
         data = user_input(form)
-        async with services.sessions.begin() as session:
-            await user_service.update_user(session, user_id, data)
+        await user_service.edit_user(services, user_id, data)
     except ValidationError as exc:
         return _form_page(request, user=user, values=form, error=validation_text(exc), status=422)
     except UserError as exc:
@@ -149,25 +142,21 @@ async def _account_action(request: Request, services: ServicesDep, user_id: int,
     acting = current_user(request)
     now = utcnow()
     try:
-        async with services.sessions.begin() as session:
-            if action == "deactivate":
-                user = await user_service.deactivate_user(
-                    session, user_id, acting_user_id=acting.id if acting else None, now=now
-                )
-                text = f"{user.name} ist deaktiviert und kann sich nicht mehr anmelden; die Historie bleibt."
-            elif action == "activate":
-                user = await user_service.activate_user(session, user_id)
-                text = f"{user.name} ist wieder aktiv."
-            else:
-                await user_service.issue_password_link(
-                    session, user_id, services.settings, now, reset=action == "reset"
-                )
-                user = await user_service.get_user(session, user_id)
-                text = (
-                    f"Das Passwort von {user.name} ist zurückgesetzt; ein Link für ein neues geht an {user.email}."
-                    if action == "reset"
-                    else f"Ein neuer Link zum Passwort geht an {user.email}; ältere Links gelten nicht mehr."
-                )
+        if action == "deactivate":
+            user = await user_service.deactivate(
+                services, user_id, acting_user_id=acting.id if acting else None, now=now
+            )
+            text = f"{user.name} ist deaktiviert und kann sich nicht mehr anmelden; die Historie bleibt."
+        elif action == "activate":
+            user = await user_service.activate(services, user_id)
+            text = f"{user.name} ist wieder aktiv."
+        else:
+            user = await user_service.send_password_link(services, user_id, now=now, reset=action == "reset")
+            text = (
+                f"Das Passwort von {user.name} ist zurückgesetzt; ein Link für ein neues geht an {user.email}."
+                if action == "reset"
+                else f"Ein neuer Link zum Passwort geht an {user.email}; ältere Links gelten nicht mehr."
+            )
     except user_service.UserNotFoundError:
         return _missing(request, user_id)
     except UserError as exc:
