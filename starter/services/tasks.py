@@ -14,6 +14,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Contact, Task, User
+from starter.services.context import Services
 
 # Tasks of the time-slot feature carry their request in the idempotency key (slots:<id>:response:task).
 _SLOT_KEY = re.compile(r"^slots:(\d+):")
@@ -122,3 +123,43 @@ async def reassign(
         raise TaskError("Diesen Benutzer gibt es nicht (mehr); bitte einen aktiven auswählen.")
     task.assignee_user_id = user.id
     return task, user
+
+
+# --- use cases for the web app (each opens its own transaction) ------------------------------------------
+
+
+async def list_inbox(services: Services, *, assignee: int | str | None, done: bool, now: datetime) -> list[TaskRow]:
+    """The inbox of ASSIGNEE (a user id, "unassigned" or "all"), open or done, in the order of `inbox`."""
+    async with services.sessions() as session:
+        return await inbox(session, assignee=assignee, done=done, now=now)
+
+
+async def load_task(services: Services, task_id: int, now: datetime) -> TaskRow:
+    """One task with its people; TaskNotFoundError when there is none."""
+    async with services.sessions() as session:
+        row = await task_row(session, task_id, now)
+    if row is None:
+        raise TaskNotFoundError(f"Aufgabe {task_id} gibt es nicht.")
+    return row
+
+
+async def finish_task(
+    services: Services, task_id: int, *, acting_user_id: int | None, is_admin: bool, now: datetime
+) -> Task:
+    """Mark a task done (by the acting user, at NOW); done already stays done as it was."""
+    async with services.sessions.begin() as session:
+        return await mark_done(session, task_id, acting_user_id=acting_user_id, is_admin=is_admin, now=now)
+
+
+async def reopen_task(services: Services, task_id: int, *, acting_user_id: int | None, is_admin: bool) -> Task:
+    """Open a done task again."""
+    async with services.sessions.begin() as session:
+        return await reopen(session, task_id, acting_user_id=acting_user_id, is_admin=is_admin)
+
+
+async def pass_task(
+    services: Services, task_id: int, assignee_user_id: int, *, acting_user_id: int | None, is_admin: bool
+) -> tuple[Task, User]:
+    """Hand a task to another (active) user; returns the task and its new assignee."""
+    async with services.sessions.begin() as session:
+        return await reassign(session, task_id, assignee_user_id, acting_user_id=acting_user_id, is_admin=is_admin)

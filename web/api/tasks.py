@@ -77,26 +77,23 @@ async def list_tasks(
             raise HTTPException(422, "assignee: eine Benutzer-ID, all oder unassigned")
     elif viewer.user_id is None:
         who = "all"
-    async with services.sessions() as session:
-        rows = await task_service.inbox(session, assignee=who, done=status == "done", now=utcnow())
+    rows = await task_service.list_inbox(services, assignee=who, done=status == "done", now=utcnow())
     return [task_out(row) for row in rows]
 
 
 async def _one(services: ServicesDep, task_id: int) -> TaskOut:
-    async with services.sessions() as session:
-        row = await task_service.task_row(session, task_id, utcnow())
-    if row is None:
-        raise HTTPException(404, f"Aufgabe {task_id} gibt es nicht.")
-    return task_out(row)
+    try:
+        return task_out(await task_service.load_task(services, task_id, utcnow()))
+    except TaskError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
 
 
 @router.post("/{task_id}/done")
 async def mark_done(task_id: int, services: ServicesDep, viewer: ViewerDep) -> TaskOut:
     try:
-        async with services.sessions.begin() as session:
-            await task_service.mark_done(
-                session, task_id, acting_user_id=viewer.user_id, is_admin=viewer.is_admin, now=utcnow()
-            )
+        await task_service.finish_task(
+            services, task_id, acting_user_id=viewer.user_id, is_admin=viewer.is_admin, now=utcnow()
+        )
     except TaskError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
     return await _one(services, task_id)
@@ -105,8 +102,7 @@ async def mark_done(task_id: int, services: ServicesDep, viewer: ViewerDep) -> T
 @router.post("/{task_id}/reopen")
 async def reopen(task_id: int, services: ServicesDep, viewer: ViewerDep) -> TaskOut:
     try:
-        async with services.sessions.begin() as session:
-            await task_service.reopen(session, task_id, acting_user_id=viewer.user_id, is_admin=viewer.is_admin)
+        await task_service.reopen_task(services, task_id, acting_user_id=viewer.user_id, is_admin=viewer.is_admin)
     except TaskError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
     return await _one(services, task_id)
@@ -115,10 +111,9 @@ async def reopen(task_id: int, services: ServicesDep, viewer: ViewerDep) -> Task
 @router.post("/{task_id}/assign")
 async def assign(task_id: int, body: Assignment, services: ServicesDep, viewer: ViewerDep) -> TaskOut:
     try:
-        async with services.sessions.begin() as session:
-            await task_service.reassign(
-                session, task_id, body.assignee_user_id, acting_user_id=viewer.user_id, is_admin=viewer.is_admin
-            )
+        await task_service.pass_task(
+            services, task_id, body.assignee_user_id, acting_user_id=viewer.user_id, is_admin=viewer.is_admin
+        )
     except TaskError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
     return await _one(services, task_id)

@@ -10,11 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from db.base import utcnow
-from db.models import User
 from starter.services import tasks as task_service
+from starter.services import users as user_service
 from starter.services.tasks import TaskError
 from web.dependencies import ServicesDep
 from web.flash import flash
@@ -47,9 +46,8 @@ async def tasks(
         assignee, who = int(user), user
     else:
         assignee, who = "all", "all"
-    async with services.sessions() as session:
-        rows = await task_service.inbox(session, assignee=assignee, done=done, now=utcnow())
-        users = list(await session.scalars(select(User).where(User.is_active).order_by(User.name)))
+    rows = await task_service.list_inbox(services, assignee=assignee, done=done, now=utcnow())
+    users = await user_service.active_users(services)
     context = {
         "rows": rows,
         "done": done,
@@ -69,22 +67,21 @@ async def _act(
     form = await request.form()
     back = str(form.get("back") or "/tasks")
     back = back if back.startswith("/tasks") else "/tasks"
+    acting, admin = viewer.user_id, viewer.is_admin
     try:
-        async with services.sessions.begin() as session:
-            acting, admin = viewer.user_id, viewer.is_admin
-            if action == "done":
-                task = await task_service.mark_done(
-                    session, task_id, acting_user_id=acting, is_admin=admin, now=utcnow()
-                )
-                text = f"„{task.title}“ ist erledigt."
-            elif action == "reopen":
-                task = await task_service.reopen(session, task_id, acting_user_id=acting, is_admin=admin)
-                text = f"„{task.title}“ ist wieder offen."
-            else:
-                task, user = await task_service.reassign(
-                    session, task_id, kw["assignee_user_id"], acting_user_id=acting, is_admin=admin
-                )
-                text = f"„{task.title}“ liegt jetzt bei {user.name}."
+        if action == "done":
+            task = await task_service.finish_task(
+                services, task_id, acting_user_id=acting, is_admin=admin, now=utcnow()
+            )
+            text = f"„{task.title}“ ist erledigt."
+        elif action == "reopen":
+            task = await task_service.reopen_task(services, task_id, acting_user_id=acting, is_admin=admin)
+            text = f"„{task.title}“ ist wieder offen."
+        else:
+            task, user = await task_service.pass_task(
+                services, task_id, kw["assignee_user_id"], acting_user_id=acting, is_admin=admin
+            )
+            text = f"„{task.title}“ liegt jetzt bei {user.name}."
     except TaskError as exc:
         flash(request, f"Nicht möglich: {exc}", "error")
         return RedirectResponse(back, status_code=303)
