@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 
 from db.base import utcnow
 from db.models import Appointment, Contact, Property, User
+from starter.services import appointments as appointment_service
+from starter.services import users as user_service
 from web.dependencies import ServicesDep
 from web.security.roles import ViewerDep
 from web.templating import templates
@@ -80,23 +81,13 @@ async def appointments(
         owner, who = int(user), user
     else:
         owner, who = None, "all"
-    query = (
-        select(Appointment, Contact, Property, User)
-        .outerjoin(Contact, Contact.id == Appointment.contact_id)
-        .outerjoin(Property, Property.id == Appointment.property_id)
-        .outerjoin(User, User.id == Appointment.user_id)
-        .where(Appointment.starts_at < end, Appointment.ends_at > start)
-        .order_by(Appointment.starts_at, Appointment.id)
-    )
-    if owner is not None:
-        query = query.where(Appointment.user_id == owner)
-    async with services.sessions() as session:
-        found = (await session.execute(query)).all()
-        users = list(await session.scalars(select(User).where(User.is_active).order_by(User.name)))
+    found = await appointment_service.appointments_between(services, start, end, owner=owner)
+    users = await user_service.active_users(services)
     by_day: dict[date, list[Entry]] = {first + timedelta(days=n): [] for n in range(days)}
-    for appointment, contact, prop, person in found:
+    for booked in found:
+        appointment = booked.appointment
         starts, ends = appointment.starts_at.astimezone(zone), appointment.ends_at.astimezone(zone)
-        entry = Entry(appointment, starts, ends, contact, prop, person)
+        entry = Entry(appointment, starts, ends, booked.contact, booked.property, booked.user)
         # An appointment spanning midnight shows on each day it touches.
         for current in by_day:
             day_start = datetime.combine(current, time.min, zone)
