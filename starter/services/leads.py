@@ -7,6 +7,7 @@ takes `now` so that one request uses one instant (and tests can use the workflow
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import crm
 from db.events import LeadClosed, LeadCreated, LeadPhaseChanged, SalesProcessChanged, TaskCreated, record_event
 from db.models import Appointment, Contact, Lead, Property, SalesPhase, SalesProcess, Task, User
+from starter.services.context import Services
 from starter.services.lead_inputs import AppointmentInput, NewLead, SalesProcessInput, TaskInput
 
 
@@ -238,3 +240,49 @@ async def add_task(session: AsyncSession, lead_id: int, data: TaskInput, now: da
         ),
     )
     return task
+
+
+# --- sales processes: use cases for the web app (each opens its own transaction) ---------------------------
+
+
+@dataclass(frozen=True)
+class ProcessOverview:
+    process: SalesProcess
+    phases: list[SalesPhase]
+    open_leads: int
+
+
+async def process_overview(services: Services) -> list[ProcessOverview]:
+    """Every sales process by name, with its phases in order and how many open leads run in it."""
+    async with services.sessions() as session:
+        processes = list(await session.scalars(select(SalesProcess).order_by(SalesProcess.name)))
+        counts: dict[int, int] = {
+            process_id: count
+            for process_id, count in (
+                await session.execute(
+                    select(Lead.process_id, func.count()).where(Lead.status == "open").group_by(Lead.process_id)
+                )
+            ).all()
+        }
+    return [
+        ProcessOverview(process, sorted(process.phases, key=lambda p: p.position), counts.get(process.id, 0))
+        for process in processes
+    ]
+
+
+async def load_process(services: Services, process_id: int) -> SalesProcess:
+    """One sales process with its phases; NotFoundError when there is none."""
+    async with services.sessions() as session:
+        return await get_process(session, process_id)
+
+
+async def add_process(services: Services, data: SalesProcessInput) -> SalesProcess:
+    """Create a sales process, with its `sales_process.changed` event in the same transaction."""
+    async with services.sessions.begin() as session:
+        return await create_process(session, data)
+
+
+async def change_process(services: Services, process_id: int, data: SalesProcessInput) -> SalesProcess:
+    """Replace a process's settings and phases; its open leads reload them (see update_process)."""
+    async with services.sessions.begin() as session:
+        return await update_process(session, process_id, data)

@@ -13,10 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from starlette.datastructures import FormData
 
-from db.models import Lead, SalesProcess
+from db.models import SalesProcess
 from starter.services import leads as lead_service
 from starter.services.lead_inputs import Duration, SalesProcessInput
 from web.dependencies import ServicesDep
@@ -123,22 +122,9 @@ def _page(request: Request, process_id: int | None, values: dict[str, Any], erro
 
 @router.get("", response_class=HTMLResponse)
 async def processes(request: Request, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        rows = list(await session.scalars(select(SalesProcess).order_by(SalesProcess.name)))
-        counts = dict(
-            (
-                await session.execute(
-                    select(Lead.process_id, func.count()).where(Lead.status == "open").group_by(Lead.process_id)
-                )
-            ).all()
-        )
     items = [
-        {
-            "process": process,
-            "phases": sorted(process.phases, key=lambda p: p.position),
-            "open_leads": counts.get(process.id, 0),
-        }
-        for process in rows
+        {"process": row.process, "phases": row.phases, "open_leads": row.open_leads}
+        for row in await lead_service.process_overview(services)
     ]
     context = {"items": items, "units": UNITS, "duration_of": Duration.of_seconds}
     return templates.TemplateResponse(request, "sales_processes/list.html", context)
@@ -155,9 +141,7 @@ async def create_process(request: Request, services: ServicesDep) -> Response:
     if data is None:
         return _page(request, None, shown, error, 422)
     try:
-        async with services.sessions.begin() as session:
-            process = await lead_service.create_process(session, data)
-            process_id = process.id
+        process_id = (await lead_service.add_process(services, data)).id
     except lead_service.LeadError as exc:
         return _page(request, None, shown, str(exc), exc.status)
     flash(request, f"Vertriebsprozess „{data.name}“ angelegt.")
@@ -166,12 +150,11 @@ async def create_process(request: Request, services: ServicesDep) -> Response:
 
 @router.get("/{process_id}", response_class=HTMLResponse)
 async def edit_process(request: Request, process_id: int, services: ServicesDep) -> Response:
-    async with services.sessions() as session:
-        process = await session.get(SalesProcess, process_id)
-        if process is None:
-            return _missing(request, process_id)
-        values = _values(process)
-    return _page(request, process_id, values, None, 200)
+    try:
+        process = await lead_service.load_process(services, process_id)
+    except lead_service.NotFoundError:
+        return _missing(request, process_id)
+    return _page(request, process_id, _values(process), None, 200)
 
 
 @router.post("/{process_id}", response_model=None)
@@ -180,8 +163,7 @@ async def update_process(request: Request, process_id: int, services: ServicesDe
     if data is None:
         return _page(request, process_id, shown, error, 422)
     try:
-        async with services.sessions.begin() as session:
-            await lead_service.update_process(session, process_id, data)
+        await lead_service.change_process(services, process_id, data)
     except lead_service.NotFoundError:
         return _missing(request, process_id)
     except lead_service.LeadError as exc:
