@@ -8,10 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 
-from db.models import User
 from domain.passwords import hash_password, needs_rehash, verify_password
+from starter.services import users as user_service
 from web.dependencies import ServicesDep
 from web.flash import flash
 from web.security.auth import CurrentUserDep, end_session, safe_next, start_session
@@ -70,8 +69,7 @@ async def login(
             error = t("login.throttled", minutes=math.ceil(wait / 60))
         headers = {"Retry-After": str(wait)}
         return _login_page(request, email=email, next_url=safe_next(next), error=error, status=429, headers=headers)
-    async with services.sessions() as session:
-        user = await session.scalar(select(User).where(func.lower(User.email) == address)) if address else None
+    user = await user_service.user_by_email(services, address)
     stored = user.password_hash if user is not None and user.is_active else None
     # scrypt takes ~50 ms of CPU: off the event loop, so one login does not stall every other request.
     valid = await asyncio.to_thread(verify_password, password, stored or _DUMMY_HASH)
@@ -79,11 +77,7 @@ async def login(
         await throttle.failed(address, client)
         return _login_page(request, email=email, next_url=safe_next(next), error=t("login.failed"), status=401)
     if needs_rehash(stored):
-        async with services.sessions.begin() as session:
-            row = await session.get(User, user.id)
-            if row is not None:
-                row.password_hash = await asyncio.to_thread(hash_password, password)
-                user = row
+        user = await user_service.rehash_password(services, user.id, password) or user
     await throttle.succeeded(address, client)
     await start_session(request, user)
     return RedirectResponse(safe_next(next), status_code=303)

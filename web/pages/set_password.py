@@ -37,11 +37,10 @@ def _form(request: Request, token: str, name: str, email: str, error: str | None
 
 @router.get("/set-password/{token}", response_class=HTMLResponse)
 async def set_password_form(request: Request, token: str, services: ServicesDep) -> Response:
-    async with services.sessions() as session:
-        try:
-            user = await user_service.user_for_link(session, token, services.settings)
-        except LinkError as error:
-            return _problem(request, error)
+    try:
+        user = await user_service.check_password_link(services, token)
+    except LinkError as error:
+        return _problem(request, error)
     return _form(request, token, user.name, user.email, None, 200)
 
 
@@ -54,16 +53,14 @@ async def set_password(
     repeated: Annotated[str, Form(max_length=MAX_PASSWORD_LENGTH)] = "",
 ) -> Response:
     try:
-        async with services.sessions.begin() as session:
-            await user_service.set_password_by_link(session, token, password, repeated, services.settings)
+        await user_service.choose_password(services, token, password, repeated)
     except LinkError as error:
         return _problem(request, error)
     except UserError as error:
-        async with services.sessions() as session:
-            try:
-                user = await user_service.user_for_link(session, token, services.settings)
-            except LinkError as link_error:
-                return _problem(request, link_error)
+        try:
+            user = await user_service.check_password_link(services, token)
+        except LinkError as link_error:
+            return _problem(request, link_error)
         return _form(request, token, user.name, user.email, str(error), 422)
     flash(request, "Ihr Passwort ist gespeichert. Melden Sie sich jetzt damit an.")
     return RedirectResponse("/login", status_code=303)
