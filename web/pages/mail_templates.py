@@ -6,16 +6,16 @@ and the page shows why, so a broken text surfaces here and not as a failed inqui
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from db.base import utcnow
 from db.models import MessageTemplate
+from starter.services import mail_templates as template_service
 from starter.services.context import Services
 from web.dependencies import ServicesDep
 from web.flash import flash
@@ -36,19 +36,8 @@ class PreviewRequest(BaseModel):
     body: str = Field(max_length=MAX_BODY)
 
 
-async def _template(services: Services, key: str) -> MessageTemplate | None:
-    async with services.sessions() as session:
-        return await session.scalar(select(MessageTemplate).where(MessageTemplate.key == key))
-
-
-# Previews share the process's CPU (and GIL) with every other request: at most this many at a time.
-_PREVIEWS = asyncio.Semaphore(2)
-
-
 async def _preview(services: Services, key: str, subject: str, body: str) -> Preview:
-    # Rendering is CPU work bounded by the template budget (~2 s at worst): keep it off the event loop.
-    async with _PREVIEWS:
-        return await asyncio.to_thread(preview, key, subject, body, services.settings, services.sessions)
+    return await template_service.render_preview(services, partial(preview, key, subject, body))
 
 
 def _edit_page(
@@ -60,14 +49,13 @@ def _edit_page(
 
 @router.get("/settings/templates", response_class=HTMLResponse)
 async def template_list(request: Request, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        rows = list(await session.scalars(select(MessageTemplate).order_by(MessageTemplate.key)))
+    rows = await template_service.list_templates(services)
     return templates.TemplateResponse(request, "settings/templates.html", {"rows": rows})
 
 
 @router.get("/settings/templates/{key}", response_class=HTMLResponse)
 async def template_form(request: Request, key: str, services: ServicesDep) -> HTMLResponse:
-    template = await _template(services, key)
+    template = await template_service.find_template(services, key)
     if template is None:
         return not_found(request, t("error.template_missing"))
     result = await _preview(services, key, template.subject, template.body)
@@ -84,18 +72,15 @@ async def save_template(
 ) -> Response:
     # Browsers send textarea line breaks as CRLF; the stored template keeps the mail's plain \n.
     subject, body = subject.replace("\r\n", "\n").strip(), body.replace("\r\n", "\n")
-    template = await _template(services, key)
+    template = await template_service.find_template(services, key)
     if template is None:
         return not_found(request, t("error.template_missing"))
     result = await _preview(services, key, subject, body)
     if not result.ok:
         flash(request, t("templates.refused"), "error")
         return _edit_page(request, template, subject, body, result, status=422)
-    async with services.sessions.begin() as session:
-        row = await session.get(MessageTemplate, template.id)
-        if row is None:
-            return not_found(request, t("error.template_missing"))
-        row.subject, row.body, row.updated_at = subject, body, utcnow()
+    if not await template_service.save_template(services, template.id, subject, body, utcnow()):
+        return not_found(request, t("error.template_missing"))
     flash(request, t("templates.saved", name=template.name))
     return RedirectResponse("/settings/templates", status_code=303)
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from db.base import utcnow
 from db.models import Inquiry
-from db.session import SessionFactory
 from domain.links import lead_link
 from messaging.inquiry_mail import InquiryMailComposer
 from messaging.templating import TemplateRenderError, parse, render_mail
@@ -28,8 +27,11 @@ from web.pages.slot_preview import slot_demo_context
 from web.texts import t
 from workflows.inquiry_models import MailRequest
 
+if TYPE_CHECKING:  # only the composers' parameter type: the preview itself opens no database session
+    from db.session import SessionFactory
+
 # None from a factory: this key is not one it knows (the placeholders are used instead).
-DemoContext = Callable[[str, Settings, SessionFactory], dict[str, Any] | None]
+DemoContext = Callable[[str, Settings, "SessionFactory"], dict[str, Any] | None]
 
 
 @dataclass
