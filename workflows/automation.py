@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, VersioningBehavior
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 from workflows.delivery import deliver, withdraw
 from workflows.policies import DB_RETRY, DB_TIMEOUT, RejectedError, failure_detail, failure_message
@@ -64,7 +64,9 @@ class AutomationRunWorkflow:
             return await self._run(params)
         try:
             return await self._run(params)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, ActivityError) as err:
+            if not is_cancelled_exception(err):
+                raise
             if self._run_id:  # a row finished meanwhile stays as it is (the activity is idempotent)
                 await self._finish("stopped", CANCELLED_REASON, "workflow cancellation requested")
             raise
@@ -93,6 +95,8 @@ class AutomationRunWorkflow:
             try:
                 withdrawn = await self._action(index, kind)
             except ActivityError as err:
+                if self._stoppable and is_cancelled_exception(err):
+                    raise  # the workflow was cancelled, the action did not fail
                 message, detail = failure_message(err), failure_detail(err)
                 return await self._finish("failed", f"{position}: {message}", detail)
             if self._stop is not None and (withdrawn or index + 1 < total):
