@@ -12,6 +12,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +42,7 @@ from db.privacy_store import ErasureResult, erase_contact, export_contact
 from db.session import SessionFactory
 from domain.addresses import email_hash
 from messaging.mail_policy import MailClass, mail_class_for
+from messaging.privacy_export import export_pdf
 from workflows.automation import AutomationRunWorkflow
 from workflows.automation_models import StopRun
 
@@ -313,6 +315,19 @@ async def export_data(
                 )
             )
     return data
+
+
+async def export_pdf_document(
+    sessions: SessionFactory, contact_id: int, *, user_id: int | None, time_zone: str
+) -> bytes | None:
+    """The Art. 15 export as a readable PDF (audited as format `pdf`); None: no such contact."""
+    data = await export_data(sessions, contact_id, user_id=user_id, form="pdf")
+    if data is None:
+        return None
+    async with sessions() as session:
+        office = (await legal_settings(session)).identity
+    now = utcnow().astimezone(ZoneInfo(time_zone))
+    return export_pdf(data, contact_id=contact_id, office_name=office.name, created_at=now)
 
 
 async def erase(
