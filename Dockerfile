@@ -16,6 +16,8 @@ RUN pip install --no-deps .
 FROM python:3.11-slim
 # The worker's build ID is the package version plus this revision (docker-compose.yml passes it in).
 ARG GIT_REVISION=""
+# DejaVu Sans: the Art. 15 PDF prints every name as stored (the PDF core fonts know only Latin-1).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --user-group --uid 10001 --home-dir /var/lib/immoflow --create-home \
         --shell /usr/sbin/nologin immoflow
 COPY --from=build /opt/immoflow /opt/immoflow

@@ -35,7 +35,7 @@ from workflows.automation_models import (
 )
 
 ACTION_ERROR = "AutomationActionError"
-FINISHED = frozenset({RunOutcome.SUCCEEDED, RunOutcome.FAILED, RunOutcome.CUT})
+FINISHED = frozenset({RunOutcome.SUCCEEDED, RunOutcome.FAILED, RunOutcome.CUT, RunOutcome.STOPPED})
 
 
 def _not_found(what: str) -> ApplicationError:

@@ -169,12 +169,16 @@ async def seed_office(sessions: SessionFactory) -> Office:
 
 @asynccontextmanager
 async def running(
-    client: Client, sessions: SessionFactory, settings: Settings, task_queue: str, max_depth: int = MAX_DEPTH
+    client: Client,
+    sessions: SessionFactory,
+    settings: Settings,
+    task_queue: str,
+    max_depth: int = MAX_DEPTH,
+    transport: Any = None,
 ) -> AsyncIterator[AutomationHarness]:
-    activities = [
-        *AutomationActivities(sessions, settings).all(),
-        MessageActivities(sessions, {"email": SmtpTransport(settings)}).deliver_message,
-    ]
+    """TRANSPORT: the e-mail transport (default: SMTP to the test's sink)."""
+    messages = MessageActivities(sessions, {"email": transport or SmtpTransport(settings)})
+    activities = [*AutomationActivities(sessions, settings).all(), messages.deliver_message, messages.withdraw_message]
     async with Worker(
         client,
         task_queue=task_queue,

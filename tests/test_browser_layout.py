@@ -292,9 +292,24 @@ async def realistic_office(office: Office) -> None:
                     "mail.example für W-1001 (Helle 3-Zimmer-Altbauwohnung mit Südbalkon, Dielenboden und Einbau"
                     "küche in Kreuzberg)",
                 ),
+                AutomationRun(
+                    rule_id=rule_id,
+                    event_id=3,
+                    trigger="inquiry.received",
+                    workflow_id="automation-1-3",
+                    outcome="stopped",
+                    started_at=office.now,
+                    finished_at=office.now,
+                    facts=facts,
+                    actions=[{"kind": "create_contact"}, {"kind": "send_email"}],
+                    steps=[{"index": 0, "status": "done", "detail": "Kontakt „Bernd Bekannt“ angelegt"}],
+                    error="Widerspruch des Interessenten gegen alle E-Mails",
+                    error_detail="stopped after action 1/2",
+                ),
             ]
         )
     run_id = await office.scalar(select(AutomationRun.id).where(AutomationRun.outcome == "failed"))
+    stopped_run = await office.scalar(select(AutomationRun.id).where(AutomationRun.outcome == "stopped"))
     expose = await office.scalar(select(Message.id).where(Message.inquiry_id == known))
     office.pages = [
         ("dashboard", "/dashboard"),
@@ -313,6 +328,7 @@ async def realistic_office(office: Office) -> None:
         ("automation-edit", f"/automations/{rule_id}"),
         ("automation-runs", f"/automations/{rule_id}/runs"),
         ("automation-run", f"/automations/runs/{run_id}"),
+        ("automation-run-stopped", f"/automations/runs/{stopped_run}"),
     ]
     office.slot_ids = slot_ids
 

@@ -95,9 +95,16 @@ class ActionOutcome(BaseModel):
 
 class FinishRun(BaseModel):
     run_id: int
-    outcome: Literal["succeeded", "failed"]
+    outcome: Literal["succeeded", "failed", "stopped"]
     error: str | None = None
     error_detail: str | None = None
+
+
+class StopRun(BaseModel):
+    """Stop a running run before its next step (the `stop` update); REASON is shown on the run's page."""
+
+    reason: str = Field(min_length=1, max_length=500)
+    objection_id: int | None = None
 
 
 class RunResult(BaseModel):

@@ -17,6 +17,7 @@ class RunOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CUT = "cut"  # not started: the event came out of too long a chain of automations (loop guard)
+    STOPPED = "stopped"  # ended early with a reason (the contact objected, or the workflow was cancelled)
 
 
 class AutomationRule(CreatedAtMixin, Base):

@@ -1,17 +1,27 @@
-"""Dispatcher handlers of the prospect's rights: the opt-in mail, and stopping follow-ups on objection."""
+"""Dispatcher handlers of the prospect's rights: the opt-in mail, and stopping follow-ups on objection.
+
+The objection handler reads and writes through the session the dispatcher loaded the event with (as the
+automations' handler does): on SQLite a second connection would wait for the dispatcher's transaction.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from sqlalchemy.ext.asyncio import async_object_session
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from db.models import DomainEvent
+from db.models import DomainEvent, Objection
 from settings import get_settings
 from starter.events.dispatcher import EventHandler
-from starter.services.privacy import objection_reason, stop_inquiries
+from starter.services.privacy import (
+    automation_runs_to_stop,
+    objection_reason,
+    stop_automation_runs,
+    stop_inquiries,
+)
 from workflows.consent import ConsentInput, ConsentMailWorkflow, consent_workflow_id
 from workflows.shared import IMMOFLOW_KIND
 
@@ -44,5 +54,17 @@ async def start_consent_mail(client: Client, event: DomainEvent, task_queue: str
 
 
 async def stop_after_objection(client: Client, event: DomainEvent) -> None:
+    """Cancel the objector's running inquiries and stop their automation runs, each with the reason."""
+    reason = objection_reason(str(event.payload.get("scope", "all")))
     ids = [str(i) for i in event.payload.get("inquiry_workflow_ids", [])]
-    await stop_inquiries(client, ids, objection_reason(str(event.payload.get("scope", "all"))))
+    await stop_inquiries(client, ids, reason)
+    session = async_object_session(event)
+    if session is None:
+        raise RuntimeError(f"event {event.id} is not attached to the dispatcher's session")
+    objection = await session.get(Objection, int(event.payload["objection_id"]))
+    if objection is None:  # erased with its contact meanwhile: the erasure ended the workflows
+        return
+    runs = await automation_runs_to_stop(session, objection)
+    stopped = await stop_automation_runs(client, session, runs, reason, objection_id=objection.id)
+    if stopped:
+        log.info("event %s: objection #%s stopped %s", event.id, objection.id, ", ".join(stopped))

@@ -21,6 +21,7 @@ OUTCOME_LABELS = {
     "succeeded": "erfolgreich",
     "failed": "fehlgeschlagen",
     "cut": "abgebrochen (Schleifenschutz)",
+    "stopped": "gestoppt",
 }
 
 

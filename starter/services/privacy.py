@@ -1,8 +1,9 @@
 """Use cases of the prospect's rights, for the web app, the CLI and the retention workflow's activities.
 
 Consent and objection write their rows and a domain event in one transaction; the dispatcher then starts
-the double opt-in mail's workflow (`consent.requested`) or stops the address's running follow-ups
-(`contact.objected`), so nothing is lost while Temporal is away. Export and erasure write the audit log.
+the double opt-in mail's workflow (`consent.requested`) or stops the address's running follow-ups and
+automation runs (`contact.objected`), so nothing is lost while Temporal is away. Export and erasure write
+the audit log.
 """
 
 from __future__ import annotations
@@ -11,31 +12,39 @@ import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from db.app_settings import load_section
 from db.base import utcnow
 from db.events import ConsentRequested, ContactObjected, record_event
 from db.legal_settings import SECTION, LegalSettings
 from db.models import (
+    AutomationRun,
     ConsentPurpose,
     ConsentRecord,
     ConsentStatus,
     Contact,
+    DomainEvent,
     Inquiry,
     InquiryStatus,
     Message,
     Objection,
     ObjectionScope,
     PrivacyAudit,
+    RunOutcome,
 )
 from db.privacy_store import ErasureResult, erase_contact, export_contact
 from db.session import SessionFactory
 from domain.addresses import email_hash
+from messaging.mail_policy import MailClass, mail_class_for
+from messaging.privacy_export import export_pdf
+from workflows.automation import AutomationRunWorkflow
+from workflows.automation_models import StopRun
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +219,90 @@ async def stop_inquiries(client: Client, workflow_ids: list[str], reason: str) -
                 raise
 
 
+async def automation_runs_to_stop(session: AsyncSession, objection: Objection) -> list[AutomationRun]:
+    """The objector's running automation runs, by the run rows: the contact or address in the run's facts
+    or in its event. An objection to advertising stops only the runs that still have an advertising mail
+    to the contact ahead; one to everything stops them all."""
+    # Runs last seconds to minutes, so the running ones are few: matching them here keeps the JSON of the
+    # facts out of dialect-specific SQL.
+    running = list(
+        await session.scalars(
+            select(AutomationRun)
+            .where(AutomationRun.outcome == RunOutcome.RUNNING, AutomationRun.workflow_id.is_not(None))
+            .order_by(AutomationRun.id)
+        )
+    )
+    events = {
+        e.id: e
+        for e in await session.scalars(select(DomainEvent).where(DomainEvent.id.in_([r.event_id for r in running])))
+    }
+    chosen: list[AutomationRun] = []
+    for run in running:
+        event = events.get(run.event_id)
+        if not _concerns(objection, run.facts, event.payload if event is not None else {}):
+            continue
+        if objection.scope == ObjectionScope.ALL or _advertising_ahead(run):
+            chosen.append(run)
+    return chosen
+
+
+def _concerns(objection: Objection, facts: dict[str, Any], payload: dict[str, Any]) -> bool:
+    for source in (facts, payload):
+        contact_id, email = source.get("contact_id"), source.get("email")
+        if objection.contact_id is not None and contact_id is not None and str(contact_id) == str(objection.contact_id):
+            return True
+        if isinstance(email, str) and email and email_hash(email) == objection.email_hash:
+            return True
+    return False
+
+
+def _advertising_ahead(run: AutomationRun) -> bool:
+    done = {step["index"] for step in run.steps if step.get("status") == "done"}
+    for index, spec in enumerate(run.actions):
+        params = dict(spec.get("params") or {})
+        to_contact = params.get("to", "contact") == "contact"
+        if index in done or spec.get("kind") != "send_email" or not to_contact:
+            continue
+        if mail_class_for(str(params.get("template_key", "")), to_contact=True, to_user=False) == MailClass.ADVERTISING:
+            return True
+    return False
+
+
+async def stop_automation_runs(
+    client: Client, session: AsyncSession, runs: list[AutomationRun], reason: str, *, objection_id: int | None = None
+) -> list[str]:
+    """Ask each run's workflow to stop with the reason; the workflow IDs that accepted. A run whose workflow
+    is gone (terminated) is closed on its row; one that is finishing or on an old build runs to its end."""
+    stopped: list[str] = []
+    for run in runs:
+        workflow_id = str(run.workflow_id)
+        try:
+            await client.get_workflow_handle(workflow_id).execute_update(
+                AutomationRunWorkflow.stop, StopRun(reason=reason, objection_id=objection_id)
+            )
+        except WorkflowUpdateFailedError as exc:  # refused by the validator: finishing, stopping, old build
+            log.info("automation run %s not stopped: %s", workflow_id, exc.cause)
+            continue
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            # The workflow no longer runs (terminated, or its history expired): the row would say "running"
+            # forever; a run that finished meanwhile has its own outcome and is left alone.
+            await session.execute(
+                update(AutomationRun)
+                .where(AutomationRun.id == run.id, AutomationRun.outcome == RunOutcome.RUNNING)
+                .values(
+                    outcome=RunOutcome.STOPPED,
+                    finished_at=utcnow(),
+                    error=reason,
+                    error_detail=f"workflow {workflow_id} not found: row closed by the objection handler",
+                )
+            )
+            continue
+        stopped.append(workflow_id)
+    return stopped
+
+
 async def export_data(
     sessions: SessionFactory, contact_id: int, *, user_id: int | None, form: str
 ) -> dict[str, Any] | None:
@@ -222,6 +315,19 @@ async def export_data(
                 )
             )
     return data
+
+
+async def export_pdf_document(
+    sessions: SessionFactory, contact_id: int, *, user_id: int | None, time_zone: str
+) -> bytes | None:
+    """The Art. 15 export as a readable PDF (audited as format `pdf`); None: no such contact."""
+    data = await export_data(sessions, contact_id, user_id=user_id, form="pdf")
+    if data is None:
+        return None
+    async with sessions() as session:
+        office = (await legal_settings(session)).identity
+    now = utcnow().astimezone(ZoneInfo(time_zone))
+    return export_pdf(data, contact_id=contact_id, office_name=office.name, created_at=now)
 
 
 async def erase(

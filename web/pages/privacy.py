@@ -1,7 +1,7 @@
 """The office's side of the prospect's rights: /contacts/{id}/privacy and its JSON API.
 
 The page lists each consent (printable as proof), the objections, the retention date, and offers the
-Art. 15 export (JSON, readable HTML) and the Art. 17 erasure. The contact page links here.
+Art. 15 export (JSON, readable HTML, PDF) and the Art. 17 erasure. The contact page links here.
 Also /settings/legal and /api/settings/legal: the office's identity and legal texts.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from starter.services.privacy import (
     audit_log,
     erase,
     export_data,
+    export_pdf_document,
     legal_settings,
     record_consent,
     record_objection,
@@ -67,8 +68,19 @@ async def _contact(services: Services, contact_id: int) -> Contact:
     return contact
 
 
-@router.get("/api/contacts/{contact_id}/export", dependencies=[AdminOnly])
-async def export_json(contact_id: int, services: ServicesDep, user: CurrentUserDep) -> JSONResponse:
+ExportFormat = Annotated[Literal["json", "pdf"], Query(alias="format", description="json (default) or pdf")]
+
+
+@router.get(
+    "/api/contacts/{contact_id}/export",
+    dependencies=[AdminOnly],
+    responses={200: {"content": {"application/pdf": {}}, "description": "JSON, or the PDF with ?format=pdf"}},
+)
+async def export_json(
+    contact_id: int, services: ServicesDep, user: CurrentUserDep, form: ExportFormat = "json"
+) -> Response:
+    if form == "pdf":
+        return await _export_pdf(services, contact_id, user.id if user else None)
     data = await export_data(services.sessions, contact_id, user_id=user.id if user else None, form="json")
     if data is None:
         raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
@@ -273,6 +285,21 @@ async def export_html(request: Request, contact_id: int, services: ServicesDep, 
     if data is None:
         raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
     return templates.TemplateResponse(request, "legal/export.html", {"contact_id": contact_id, "data": data})
+
+
+async def _export_pdf(services: Services, contact_id: int, user_id: int | None) -> Response:
+    document = await export_pdf_document(
+        services.sessions, contact_id, user_id=user_id, time_zone=services.settings.time_zone
+    )
+    if document is None:
+        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+    headers = {"Content-Disposition": f'attachment; filename="auskunft-kontakt-{contact_id}.pdf"'}
+    return Response(document, media_type="application/pdf", headers=headers)
+
+
+@router.get("/contacts/{contact_id}/privacy/export.pdf", include_in_schema=False, dependencies=[AdminOnly])
+async def export_pdf_page(contact_id: int, services: ServicesDep, user: CurrentUserDep) -> Response:
+    return await _export_pdf(services, contact_id, user.id if user else None)
 
 
 @router.post("/contacts/{contact_id}/privacy/erase", include_in_schema=False, dependencies=[AdminOnly])
