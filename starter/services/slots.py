@@ -7,19 +7,37 @@ on the pages), so the rules live here once.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import ColumnElement, select
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from db.models import Property
-from db.slot_store import NewSlotRequest, SlotRequestError, create_slot_request
+from db.app_settings import save_section
+from db.base import utcnow
+from db.models import Appointment, Contact, Property, RawPayload, SlotProposal, SlotRequest, SlotRequestStatus, User
+from db.session import SessionFactory
+from db.slot_store import (
+    SETTINGS_KEY,
+    NewSlotRequest,
+    SlotSettings,
+    create_slot_request,
+    load_slot_settings,
+)
+from domain.links import LinkClaims, LinkError, LinkSigner
+from messaging.slot_mail import SlotData, SlotMailComposer, slot_text
+from settings import Settings
 from starter.services.context import Services
+from starter.services.office_choices import office_choices
+from starter.services.showcase import sample_agent, sample_property
+from starter.services.visibility import check_property_visible
 from starter.temporal.slots import ensure_slot_workflow, slot_handle
-from workflows.slot_models import ChooseSlot
+from workflows.slot_models import SLOT_PURPOSE, ChooseSlot, SlotAnswer
 from workflows.slot_request import TimeSlotRequestWorkflow
 
 log = logging.getLogger(__name__)
@@ -108,4 +126,291 @@ def _refused(exc: WorkflowUpdateFailedError) -> ChoiceRefusedError:
     return ChoiceRefusedError(CHOICE_REJECTIONS.get(kind or "", 409), message)
 
 
-__all__ = ["ChoiceRefusedError", "Created", "SlotRequestError", "choose", "make_request"]
+# --- the office's requests: reading, making, settings (the JSON API and the office pages call these) -------
+
+
+class SlotRequestNotFoundError(LookupError):
+    """No time-slot request with this id; answered as 404."""
+
+
+@dataclass(frozen=True)
+class SlotRequestView:
+    row: SlotRequest
+    proposals: list[SlotProposal]
+
+
+async def _proposals(session: Any, request_id: int) -> list[SlotProposal]:
+    query = select(SlotProposal).where(SlotProposal.request_id == request_id).order_by(SlotProposal.position)
+    return list(await session.scalars(query))
+
+
+async def show_request(services: Services, request_id: int) -> SlotRequestView:
+    """One request with its proposals; SlotRequestNotFoundError for an unknown id."""
+    async with services.sessions() as session:
+        row = await session.get(SlotRequest, request_id)
+        if row is None:
+            raise SlotRequestNotFoundError(f"Terminanfrage {request_id} existiert nicht")
+        return SlotRequestView(row, await _proposals(session, row.id))
+
+
+async def find_requests(
+    services: Services,
+    *,
+    visible: Any,
+    contact_id: int | None = None,
+    property_id: int | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> list[SlotRequestView]:
+    """The newest requests the caller may see (VISIBLE: a condition on SlotRequest), filtered."""
+    query = select(SlotRequest).where(visible).order_by(SlotRequest.id.desc()).limit(limit)
+    if contact_id is not None:
+        query = query.where(SlotRequest.contact_id == contact_id)
+    if property_id is not None:
+        query = query.where(SlotRequest.property_id == property_id)
+    if status is not None:
+        query = query.where(SlotRequest.status == status)
+    async with services.sessions() as session:
+        return [SlotRequestView(row, await _proposals(session, row.id)) for row in await session.scalars(query)]
+
+
+async def request_slots(
+    services: Services, data: NewSlotRequest, now: datetime, visible: ColumnElement[bool] | None = None
+) -> Created:
+    """make_request for a caller who may not see every property (VISIBLE: their condition on Property, None:
+    sees all): a hidden property raises PropertyHiddenError and stores nothing."""
+    async with services.sessions() as session:
+        await check_property_visible(session, data.property_id, visible)
+    return await make_request(services, data, now)
+
+
+async def slot_settings(services: Services) -> SlotSettings:
+    """The time-slot settings (page texts, validity, who answers placeholder requests)."""
+    async with services.sessions() as session:
+        return await load_slot_settings(session)
+
+
+async def save_slot_settings(services: Services, config: SlotSettings) -> None:
+    """Store the settings: page texts apply at once, the validity to requests made after the change."""
+    async with services.sessions.begin() as session:
+        await save_section(session, SETTINGS_KEY, config)
+
+
+# The office list is recent work, not an archive: the newest this many requests.
+LIST_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class SlotListing:
+    rows: list[tuple[SlotRequest, Contact, Property | None]]
+    chosen: dict[int, SlotProposal]
+    choices: dict[str, Any]
+
+
+async def request_listing(services: Services, *, visible: Any, choices_visible: Any) -> SlotListing:
+    """The office list: the newest requests the caller may see (VISIBLE: a condition on SlotRequest) with
+    contact, property and the chosen proposal, and the form's choices (CHOICES_VISIBLE: on Property)."""
+    async with services.sessions() as session:
+        found = (
+            await session.execute(
+                select(SlotRequest, Contact, Property)
+                .join(Contact, Contact.id == SlotRequest.contact_id)
+                .outerjoin(Property, Property.id == SlotRequest.property_id)
+                .where(visible)
+                .order_by(SlotRequest.id.desc())
+                .limit(LIST_LIMIT)
+            )
+        ).all()
+        rows: list[tuple[SlotRequest, Contact, Property | None]] = [
+            (row, contact, prop) for row, contact, prop in found
+        ]
+        # The list says when, not "Vorschlag 2": the chosen proposal of every scheduled row, in one query.
+        chosen_ids = [row.id for row, _, _ in rows if row.chosen_position is not None]
+        chosen = {
+            proposal.request_id: proposal
+            for proposal in await session.scalars(select(SlotProposal).where(SlotProposal.request_id.in_(chosen_ids)))
+            if any(r.id == proposal.request_id and r.chosen_position == proposal.position for r, _, _ in rows)
+        }
+        return SlotListing(rows, chosen, await office_choices(session, choices_visible))
+
+
+@dataclass(frozen=True)
+class SlotRequestPage:
+    """A request as the office's detail page shows it, with the names of whoever its answer reached."""
+
+    row: SlotRequest
+    contact: Contact | None
+    property: Property | None
+    recipient: User | None
+    proposals: list[SlotProposal]
+    appointment: Appointment | None
+    user_names: dict[int, str]
+    contact_names: dict[int, str]
+
+
+async def request_page(services: Services, request_id: int) -> SlotRequestPage:
+    """One request with its people, proposals and appointment; SlotRequestNotFoundError for an unknown id."""
+    async with services.sessions() as session:
+        row = await session.get(SlotRequest, request_id)
+        if row is None:
+            raise SlotRequestNotFoundError(f"Terminanfrage {request_id} existiert nicht")
+        user_ids = {d.get("user_id") for d in row.deliveries if d.get("user_id")}
+        contact_ids = {d.get("contact_id") for d in row.deliveries if d.get("contact_id")}
+        names = (await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))).all()
+        people = await session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))
+        return SlotRequestPage(
+            row=row,
+            contact=await session.get(Contact, row.contact_id),
+            property=await session.get(Property, row.property_id) if row.property_id else None,
+            recipient=await session.get(User, row.recipient_user_id) if row.recipient_user_id else None,
+            proposals=await _proposals(session, row.id),
+            appointment=await session.get(Appointment, row.appointment_id) if row.appointment_id else None,
+            user_names={user_id: name for user_id, name in names},
+            contact_names={person.id: person.display_name for person in people},
+        )
+
+
+# --- the prospect's page: link, form data, the submission -----------------------------------------------
+
+ANSWERED = (SlotRequestStatus.ANSWERED, SlotRequestStatus.SCHEDULED)
+NOT_READY_PAUSE_SECONDS = 0.2  # the workflow loads its request in one quick activity
+UPDATE_REJECTIONS = {"LinkInvalid": "invalid", "LinkUsed": "used", "LinkExpired": "expired", "NotReady": "unavailable"}
+
+
+class SlotLinkRefusedError(Exception):
+    """The prospect's link or submission is refused; CODE is invalid, expired, used or unavailable."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class InvalidSlotsError(Exception):
+    """The workflow judged a proposed slot invalid (its clock, not the form's); the message is for the prospect."""
+
+
+async def open_link(services: Services, token: str, now: datetime) -> tuple[LinkClaims, SlotRequest]:
+    """The request behind a prospect's link, still open for proposals; SlotLinkRefusedError otherwise."""
+    try:
+        claims = LinkSigner(services.settings.effective_secret_key()).verify(SLOT_PURPOSE, token, now=now.timestamp())
+    except LinkError as exc:
+        raise SlotLinkRefusedError(exc.code) from exc
+    async with services.sessions() as session:
+        slot_request = await session.scalar(select(SlotRequest).where(SlotRequest.workflow_id == claims.workflow_id))
+    if slot_request is None or slot_request.link_nonce != claims.nonce:
+        raise SlotLinkRefusedError("invalid")
+    if slot_request.status in ANSWERED or slot_request.submission_id is not None:
+        raise SlotLinkRefusedError("used")
+    if slot_request.status in (SlotRequestStatus.EXPIRED, SlotRequestStatus.FAILED) or slot_request.expires_at < now:
+        raise SlotLinkRefusedError("expired")
+    return claims, slot_request
+
+
+@dataclass(frozen=True)
+class FormData:
+    property: Property | None
+    settings: SlotSettings
+
+
+async def form_data(services: Services, slot_request: SlotRequest) -> FormData:
+    """What the prospect's form shows besides the form: the property (a viewing) and the page texts."""
+    async with services.sessions() as session:
+        prop = await session.get(Property, slot_request.property_id) if slot_request.property_id else None
+        return FormData(prop, await load_slot_settings(session))
+
+
+async def store_submission(services: Services, raw: dict[str, Any], remote_addr: str | None) -> int:
+    """Keep the posted form as a raw payload before anything else (nothing is lost); its id."""
+    async with services.sessions.begin() as session:
+        payload = RawPayload(
+            channel="slots-form",
+            content_type="application/json",
+            body=json.dumps(raw, ensure_ascii=False),
+            remote_addr=remote_addr,
+        )
+        session.add(payload)
+    return payload.id
+
+
+async def submit_answer(
+    services: Services, slot_request: SlotRequest, answer: SlotAnswer, within_seconds: float
+) -> None:
+    """Hand the prospect's proposals to the request's workflow as its validated `submit` update.
+
+    Raises InvalidSlotsError when the workflow finds a slot invalid, SlotLinkRefusedError with the code
+    the prospect's page shows otherwise ("unavailable" when no worker answers within WITHIN_SECONDS).
+    """
+    try:
+        async with asyncio.timeout(within_seconds):
+            await _submit(services, slot_request, answer)
+    except (
+        TimeoutError,
+        WorkflowUpdateRPCTimeoutOrCancelledError,
+    ) as exc:  # no worker answers: the answer is stored, the prospect may try again
+        raise SlotLinkRefusedError("unavailable") from exc
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        kind = cause.type if isinstance(cause, ApplicationError) else None
+        if kind == "InvalidSlots" and isinstance(cause, ApplicationError):
+            raise InvalidSlotsError(cause.message) from exc
+        raise SlotLinkRefusedError(UPDATE_REJECTIONS.get(kind or "", "invalid")) from exc
+    except RPCError as exc:
+        not_started = slot_request.status == SlotRequestStatus.CREATED
+        gone = exc.status == RPCStatusCode.NOT_FOUND and not not_started
+        raise SlotLinkRefusedError("expired" if gone else "unavailable") from exc
+    except RuntimeError as exc:  # Temporal not reachable at all
+        raise SlotLinkRefusedError("unavailable") from exc
+
+
+async def _submit(services: Services, slot_request: SlotRequest, answer: SlotAnswer) -> None:
+    """Send the answer; a link handed out a moment ago finds its workflow not started or not ready yet,
+    so those two refusals are retried (within the caller's timeout) instead of turning the prospect away."""
+    client = await services.temporal()
+    while True:
+        try:
+            await slot_handle(client, slot_request.id).execute_update(TimeSlotRequestWorkflow.submit, answer)
+            return
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if not (isinstance(cause, ApplicationError) and cause.type == "NotReady"):
+                raise
+        except RPCError as exc:
+            if not (exc.status == RPCStatusCode.NOT_FOUND and slot_request.status == SlotRequestStatus.CREATED):
+                raise
+        await asyncio.sleep(NOT_READY_PAUSE_SECONDS)
+
+
+# --- the template editor's preview of the time-slot mails -----------------------------------------------
+
+
+def template_demo_context(key: str, settings: Settings, sessions: SessionFactory) -> dict[str, Any] | None:
+    """Demo variables of the time-slot mail template KEY (`slots.*`) for the template editor's live preview,
+    built with the composer's own context builder; None for a key of another family."""
+    if not key.startswith("slots."):
+        return None
+    agent, prop = sample_agent(), sample_property()
+    contact = Contact(
+        id=1, salutation="Frau", first_name="Nina", last_name="Neu", email="nina.neu@example.com", mobile="+49 151 2222"
+    )
+    start = (utcnow() + timedelta(days=3)).replace(hour=14, minute=0, second=0, microsecond=0)
+    proposals = [
+        SlotProposal(position=n, starts_at=start + timedelta(days=n), ends_at=start + timedelta(days=n, hours=1))
+        for n in range(1, 4)
+    ]
+    request = SlotRequest(
+        id=4711,
+        contact_id=1,
+        property_id=1,
+        recipient_user_id=1,
+        link_nonce="BEISPIEL",
+        expires_at=utcnow() + timedelta(days=14),
+        comment="Am liebsten nachmittags.",
+    )
+    composer = SlotMailComposer(sessions, settings)
+    context = composer.context(SlotData(request, contact, prop, agent, proposals))
+    context["time_slot_link"] = f"{settings.public_base_url}/slots/BEISPIEL"
+    context["recipient"] = {"name": agent.name}
+    context["fallback_note"] = "SMS nicht möglich: keine SMS-Berechtigung" if key == "slots.response" else ""
+    first = proposals[0]
+    context["appointment"] = {"text": slot_text(first.starts_at, first.ends_at, composer.zone)}
+    return context
