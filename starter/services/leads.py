@@ -362,7 +362,9 @@ class LeadListing:
 LIST_LIMIT = 500
 
 
-async def lead_listing(services: Services, *, visible: Any, include_closed: bool, choices_visible: Any) -> LeadListing:
+async def lead_listing(
+    services: Services, *, visible: ColumnElement[bool], include_closed: bool, choices_visible: ColumnElement[bool]
+) -> LeadListing:
     """The newest leads the caller may see (VISIBLE: a condition on Lead), open ones unless INCLUDE_CLOSED,
     with the new-lead form's choices (CHOICES_VISIBLE: a condition on Property)."""
     query = (

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -139,7 +140,7 @@ class SlotRequestView:
     proposals: list[SlotProposal]
 
 
-async def _proposals(session: Any, request_id: int) -> list[SlotProposal]:
+async def _proposals(session: AsyncSession, request_id: int) -> list[SlotProposal]:
     query = select(SlotProposal).where(SlotProposal.request_id == request_id).order_by(SlotProposal.position)
     return list(await session.scalars(query))
 
@@ -156,7 +157,7 @@ async def show_request(services: Services, request_id: int) -> SlotRequestView:
 async def find_requests(
     services: Services,
     *,
-    visible: Any,
+    visible: ColumnElement[bool],
     contact_id: int | None = None,
     property_id: int | None = None,
     status: str | None = None,
@@ -207,7 +208,9 @@ class SlotListing:
     choices: dict[str, Any]
 
 
-async def request_listing(services: Services, *, visible: Any, choices_visible: Any) -> SlotListing:
+async def request_listing(
+    services: Services, *, visible: ColumnElement[bool], choices_visible: ColumnElement[bool]
+) -> SlotListing:
     """The office list: the newest requests the caller may see (VISIBLE: a condition on SlotRequest) with
     contact, property and the chosen proposal, and the form's choices (CHOICES_VISIBLE: on Property)."""
     async with services.sessions() as session:

@@ -43,10 +43,9 @@ async def leads(request: Request, services: ServicesDep, overdue: bool = False, 
     )
     rows: list[dict[str, Any]] = []
     for row in listing.rows:
-        state = lead_out(row.snapshot, now)
+        snapshot, state = row.snapshot, lead_out(row.snapshot, now)
         if overdue and not state.overdue:
             continue
-        snapshot = row.snapshot
         rows.append(
             {"lead": snapshot.lead, "contact": row.contact, "phase": snapshot.phase, "taker": row.taker, "state": state}
         )
