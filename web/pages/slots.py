@@ -20,7 +20,7 @@ from domain.links import LinkClaims
 from messaging import l10n
 from messaging.inquiry_mail import key_facts
 from messaging.slot_mail import property_address, slot_text
-from starter.services import slots as slot_service
+from starter.services import slot_answers
 from starter.services.context import Services
 from web.dependencies import NowDep, ServicesDep
 from web.pages.slot_form import MAX_COMMENT_CHARS, SlotForm, read_form, validate
@@ -62,8 +62,8 @@ def problem_page(request: Request, code: str) -> HTMLResponse:
 
 async def _claims_and_request(services: Services, token: str, now: datetime) -> tuple[LinkClaims, SlotRequest] | str:
     try:
-        return await slot_service.open_link(services, token, now)
-    except slot_service.SlotLinkRefusedError as exc:
+        return await slot_answers.open_link(services, token, now)
+    except slot_answers.SlotLinkRefusedError as exc:
         return exc.code
 
 
@@ -71,7 +71,7 @@ async def _form(
     request: Request, services: Services, slot_request: SlotRequest, form: SlotForm, now: datetime, status: int
 ) -> HTMLResponse:
     zone = ZoneInfo(services.settings.time_zone)
-    shown = await slot_service.form_data(services, slot_request)
+    shown = await slot_answers.form_data(services, slot_request)
     prop, texts = shown.property, shown.settings
     context: dict[str, Any] = {
         "form": form,
@@ -107,16 +107,16 @@ async def submit_slots(request: Request, token: str, services: ServicesDep, now:
     posted = await request.form()
     form = read_form({key: [str(v) for v in posted.getlist(key)] for key in posted})
     remote_addr = request.client.host if request.client else None
-    raw_id = await slot_service.store_submission(services, form.raw(), remote_addr)  # kept whatever happens next
+    raw_id = await slot_answers.store_submission(services, form.raw(), remote_addr)  # kept whatever happens next
     if not validate(form, now, ZoneInfo(services.settings.time_zone)).valid:
         return await _form(request, services, slot_request, form, now, 422)
     answer = SlotAnswer(nonce=claims.nonce, submission_id=raw_id, slots=form.slots)
     try:
-        await slot_service.submit_answer(services, slot_request, answer, within_seconds=UPDATE_TIMEOUT_SECONDS)
-    except slot_service.InvalidSlotsError as exc:
+        await slot_answers.submit_answer(services, slot_request, answer, within_seconds=UPDATE_TIMEOUT_SECONDS)
+    except slot_answers.InvalidSlotsError as exc:
         form.errors.append(str(exc))  # the workflow's clock judged a slot differently
         return await _form(request, services, slot_request, form, now, 422)
-    except slot_service.SlotLinkRefusedError as exc:
+    except slot_answers.SlotLinkRefusedError as exc:
         return problem_page(request, exc.code)
     zone = ZoneInfo(services.settings.time_zone)
     context = {"slots": [slot_text(s.starts_at, s.ends_at, zone) for s in form.slots], "comment": form.comment}
