@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from automations.rules import action_summaries, apply_definition, check_definition, rule_conditions
 from automations.triggers import triggers
 from db.base import utcnow
-from db.models import AutomationRule, AutomationRun, Contact, Inquiry, Lead, Property, User
+from db.models import AutomationRule, AutomationRun, Contact, Inquiry, Lead, MessageTemplate, Property, User
+from messaging import default_templates
 from settings import Settings
+from starter.services.context import Services
 from workflows.automation_models import Condition, ConditionOp, RuleDefinition
 
 OP_LABELS = {ConditionOp.EQUALS: "ist", ConditionOp.ONE_OF: "ist eines von", ConditionOp.CONTAINS: "enthält"}
@@ -202,3 +204,83 @@ async def _id_fact(session: AsyncSession, name: str, label: str, value: int) -> 
         user = await session.get(User, value)
         return FactRow(label, user.name if user else "gelöscht")
     return FactRow(label, f"Nr. {value}")
+
+
+# --- use cases with their own session (the API and the admin page call these) ---------------------------
+
+
+async def rules_overview(services: Services) -> list[RuleView]:
+    """Every rule with its last run and run count, for the list page and `GET /api/automations`."""
+    async with services.sessions() as session:
+        return await list_rules(session)
+
+
+async def show_rule(services: Services, rule_id: int) -> RuleView:
+    """One rule with its last run; RuleNotFoundError for an unknown id."""
+    async with services.sessions() as session:
+        return await rule_view(session, rule_id)
+
+
+async def load_rule(services: Services, rule_id: int) -> AutomationRule:
+    """The stored rule, to fill the edit form; RuleNotFoundError for an unknown id."""
+    async with services.sessions() as session:
+        return await get_rule(session, rule_id)
+
+
+async def add_rule(services: Services, definition: RuleDefinition) -> RuleView:
+    """Store a new rule; RuleInvalidError (automations.rules) when it does not fit the registry."""
+    async with services.sessions.begin() as session:
+        rule = await create_rule(session, definition)
+        return view(rule, user_names=await user_names(session))
+
+
+async def change_rule(services: Services, rule_id: int, definition: RuleDefinition) -> RuleView:
+    """Replace a rule's definition; RuleNotFoundError or RuleInvalidError when refused."""
+    async with services.sessions.begin() as session:
+        await update_rule(session, rule_id, definition)
+        return await rule_view(session, rule_id)
+
+
+async def switch_rule(services: Services, rule_id: int, enabled: bool) -> RuleView:
+    """Turn a rule on or off; RuleNotFoundError for an unknown id."""
+    async with services.sessions.begin() as session:
+        await set_enabled(session, rule_id, enabled)
+        return await rule_view(session, rule_id)
+
+
+async def rule_runs(services: Services, rule_id: int, limit: int = 100) -> tuple[RuleView, list[AutomationRun]]:
+    """A rule and its latest runs, newest first; RuleNotFoundError for an unknown id."""
+    async with services.sessions() as session:
+        item = await rule_view(session, rule_id)
+        return item, await list_runs(session, rule_id, limit)
+
+
+async def find_run(services: Services, run_id: int) -> AutomationRun:
+    """One run; RuleNotFoundError for an unknown id."""
+    async with services.sessions() as session:
+        return await get_run(session, run_id)
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    run: AutomationRun
+    item: RuleView
+    facts: list[FactRow]
+
+
+async def run_detail(services: Services, run_id: int) -> RunDetail:
+    """A run with its rule and the event's facts as the office reads them; RuleNotFoundError when unknown."""
+    async with services.sessions() as session:
+        run = await get_run(session, run_id)
+        item = await rule_view(session, run.rule_id)
+        return RunDetail(run, item, await fact_rows(session, item.rule.trigger, run.facts))
+
+
+async def form_options(services: Services) -> dict[str, list[tuple[str, str]]]:
+    """Options of the rule form's selects whose values live in the database: users and mail templates."""
+    async with services.sessions() as session:
+        users = [(str(u.id), f"{u.name} ({u.email})") for u in await session.scalars(select(User).order_by(User.name))]
+        stored = {t.key: t.name for t in await session.scalars(select(MessageTemplate).order_by(MessageTemplate.key))}
+    for template in default_templates.defaults():
+        stored.setdefault(template.key, template.name)
+    return {"users": users, "templates": sorted(stored.items(), key=lambda item: item[1])}

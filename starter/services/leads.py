@@ -7,17 +7,25 @@ takes `now` so that one request uses one instant (and tests can use the workflow
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import crm
 from db.events import LeadClosed, LeadCreated, LeadPhaseChanged, SalesProcessChanged, TaskCreated, record_event
 from db.models import Appointment, Contact, Lead, Property, SalesPhase, SalesProcess, Task, User
+from db.lead_store import hold_until, holds_until
+from db.models import Appointment, Contact, Lead, Message, Property, SalesPhase, SalesProcess, Task, User
 from starter.services.context import Services
 from starter.services.lead_inputs import AppointmentInput, NewLead, SalesProcessInput, TaskInput
+from starter.services.office_choices import office_choices
+from starter.services.visibility import check_property_visible
 
 
 class LeadError(Exception):
@@ -273,6 +281,47 @@ async def process_overview(services: Services) -> list[ProcessOverview]:
 async def load_process(services: Services, process_id: int) -> SalesProcess:
     """One sales process with its phases; NotFoundError when there is none."""
     async with services.sessions() as session:
+# --- use cases with their own transaction (the API and the office pages call these) ---------------------
+
+# A concurrent request won a uniqueness race (e.g. two processes with one name).
+RACE_LOST = "Die Änderung widerspricht gespeicherten Daten; bitte neu laden"
+
+
+@asynccontextmanager
+async def _transaction(services: Services) -> AsyncIterator[AsyncSession]:
+    """One transaction per use case; a lost uniqueness race is a ConflictError and the write is rolled back."""
+    try:
+        async with services.sessions.begin() as session:
+            yield session
+    except IntegrityError as exc:
+        raise ConflictError(RACE_LOST) from exc
+
+
+@dataclass(frozen=True)
+class LeadSnapshot:
+    """A lead with what its overdue state is computed from: its phase and the latest hold by a task or
+    appointment (domain.lead_schedule turns them into the overdue instant, as the workflow does)."""
+
+    lead: Lead
+    phase: SalesPhase
+    held: datetime | None
+
+
+async def _snapshot(session: AsyncSession, lead: Lead) -> LeadSnapshot:
+    phase = await session.get(SalesPhase, lead.phase_id)
+    assert phase is not None  # foreign key
+    return LeadSnapshot(lead, phase, await hold_until(session, lead.id))
+
+
+async def list_processes(services: Services) -> list[SalesProcess]:
+    """Every sales process with its phases, by name."""
+    async with services.sessions() as session:
+        return list(await session.scalars(select(SalesProcess).order_by(SalesProcess.name)))
+
+
+async def show_process(services: Services, process_id: int) -> SalesProcess:
+    """One sales process with its phases; NotFoundError for an unknown id."""
+    async with _transaction(services) as session:
         return await get_process(session, process_id)
 
 
@@ -286,3 +335,140 @@ async def change_process(services: Services, process_id: int, data: SalesProcess
     """Replace a process's settings and phases; its open leads reload them (see update_process)."""
     async with services.sessions.begin() as session:
         return await update_process(session, process_id, data)
+    """A new sales process with its `sales_process.changed` event; LeadError when refused."""
+    async with _transaction(services) as session:
+        return await create_process(session, data)
+
+
+async def replace_process(services: Services, process_id: int, data: SalesProcessInput) -> SalesProcess:
+    """Replace a sales process; its open leads reload it through the event. LeadError when refused."""
+    async with _transaction(services) as session:
+        return await update_process(session, process_id, data)
+
+
+async def open_lead(
+    services: Services, data: NewLead, now: datetime, visible: ColumnElement[bool] | None = None
+) -> LeadSnapshot:
+    """A new lead with its `lead.created` event. VISIBLE: the caller's condition on Property (None: sees
+    all); a hidden property raises PropertyHiddenError, a refused lead LeadError."""
+    async with _transaction(services) as session:
+        await check_property_visible(session, data.property_id, visible)
+        return await _snapshot(session, await create_lead(session, data, now))
+
+
+async def show_lead(services: Services, lead_id: int) -> LeadSnapshot:
+    """One lead as its workflow sees it; NotFoundError for an unknown id."""
+    async with _transaction(services) as session:
+        return await _snapshot(session, await get_lead(session, lead_id))
+
+
+async def move_lead(services: Services, lead_id: int, phase_id: int, now: datetime) -> LeadSnapshot:
+    """Move a lead into another phase of its process (`lead.phase_changed`); LeadError when refused."""
+    async with _transaction(services) as session:
+        return await _snapshot(session, await change_phase(session, lead_id, phase_id, now))
+
+
+async def end_lead(services: Services, lead_id: int, now: datetime) -> LeadSnapshot:
+    """Close a lead (`lead.closed`): its reminders stop. LeadError when refused."""
+    async with _transaction(services) as session:
+        return await _snapshot(session, await close_lead(session, lead_id, now))
+
+
+async def book_appointment(services: Services, lead_id: int, data: AppointmentInput, now: datetime) -> Appointment:
+    """An appointment on a lead with its domain event; LeadError when refused."""
+    async with _transaction(services) as session:
+        return await add_appointment(session, lead_id, data, now)
+
+
+async def file_task(services: Services, lead_id: int, data: TaskInput, now: datetime) -> Task:
+    """A task on a lead (`task.created`), which holds its reminders until due; LeadError when refused."""
+    async with _transaction(services) as session:
+        return await add_task(session, lead_id, data, now)
+
+
+@dataclass(frozen=True)
+class LeadRow:
+    snapshot: LeadSnapshot
+    contact: Contact
+    taker: User
+
+
+@dataclass(frozen=True)
+class LeadListing:
+    rows: list[LeadRow]
+    choices: dict[str, Any]
+
+
+# The list is the office's working set, not an archive browser: the newest this many leads.
+LIST_LIMIT = 500
+
+
+async def lead_listing(
+    services: Services, *, visible: ColumnElement[bool], include_closed: bool, choices_visible: ColumnElement[bool]
+) -> LeadListing:
+    """The newest leads the caller may see (VISIBLE: a condition on Lead), open ones unless INCLUDE_CLOSED,
+    with the new-lead form's choices (CHOICES_VISIBLE: a condition on Property)."""
+    query = (
+        select(Lead, Contact, SalesPhase, User)
+        .join(Contact, Contact.id == Lead.contact_id)
+        .join(SalesPhase, SalesPhase.id == Lead.phase_id)
+        .join(User, User.id == Lead.taker_user_id)
+        .where(visible)
+        .order_by(Lead.id.desc())
+        .limit(LIST_LIMIT)
+    )
+    if not include_closed:
+        query = query.where(Lead.status == "open")
+    async with services.sessions() as session:
+        found = (await session.execute(query)).all()
+        holds = await holds_until(session, [lead.id for lead, *_ in found])
+        rows = [
+            LeadRow(LeadSnapshot(lead, phase, holds[lead.id]), contact, taker) for lead, contact, phase, taker in found
+        ]
+        return LeadListing(rows, await office_choices(session, choices_visible))
+
+
+@dataclass(frozen=True)
+class LeadPage:
+    """Everything the lead's office page shows besides its overdue state."""
+
+    snapshot: LeadSnapshot
+    process: SalesProcess
+    phases: list[SalesPhase]
+    next_phase_id: int | None
+    contact: Contact | None
+    property: Property | None
+    taker: User | None
+    tasks: list[Task]
+    appointments: list[Appointment]
+    reminders: list[Message]
+
+
+async def lead_page(services: Services, lead_id: int) -> LeadPage:
+    """A lead with its process, people, tasks, appointments and the reminder mails sent; NotFoundError."""
+    async with services.sessions() as session:
+        lead = await get_lead(session, lead_id)
+        process = await session.get(SalesProcess, lead.process_id)
+        assert process is not None  # foreign key
+        snapshot = await _snapshot(session, lead)
+        phases = sorted(process.phases, key=lambda phase: phase.position)
+        later = [phase for phase in phases if phase.position > snapshot.phase.position]
+        reminders = await session.scalars(
+            select(Message).where(Message.idempotency_key.like(f"lead:{lead.id}:%")).order_by(Message.id.desc())
+        )
+        tasks = await session.scalars(select(Task).where(Task.lead_id == lead.id).order_by(Task.id.desc()))
+        appointments = await session.scalars(
+            select(Appointment).where(Appointment.lead_id == lead.id).order_by(Appointment.starts_at.desc())
+        )
+        return LeadPage(
+            snapshot=snapshot,
+            process=process,
+            phases=phases,
+            next_phase_id=later[0].id if later else None,
+            contact=await session.get(Contact, lead.contact_id),
+            property=await session.get(Property, lead.property_id) if lead.property_id else None,
+            taker=await session.get(User, lead.taker_user_id),
+            tasks=list(tasks),
+            appointments=list(appointments),
+            reminders=list(reminders),
+        )

@@ -6,14 +6,13 @@ action setting is a 422 with every problem listed, in German, as the admin page 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from automations.actions import actions
 from automations.rules import RuleInvalidError
@@ -21,7 +20,6 @@ from automations.triggers import triggers
 from db.models import AutomationRun
 from settings import Settings
 from starter.services import automations as service
-from starter.services.context import Services
 from web.dependencies import ServicesDep
 from web.security.roles import AdminOnly
 from workflows.automation_models import RuleDefinition
@@ -98,11 +96,11 @@ def rule_out(item: service.RuleView, settings: Settings) -> RuleOut:
     )
 
 
-@asynccontextmanager
-async def transaction(services: Services) -> AsyncIterator[AsyncSession]:
+@contextmanager
+def refusals() -> Iterator[None]:
+    """The service's refusals as HTTP answers: an unknown rule or run is 404, a bad definition 422."""
     try:
-        async with services.sessions.begin() as session:
-            yield session
+        yield
     except service.RuleNotFoundError as exc:
         raise HTTPException(404, str(exc)) from exc
     except RuleInvalidError as exc:
@@ -111,8 +109,7 @@ async def transaction(services: Services) -> AsyncIterator[AsyncSession]:
 
 @router.get("", response_model=list[RuleOut])
 async def list_automations(services: ServicesDep) -> list[RuleOut]:
-    async with transaction(services) as session:
-        return [rule_out(item, services.settings) for item in await service.list_rules(session)]
+    return [rule_out(item, services.settings) for item in await service.rules_overview(services)]
 
 
 @router.get("/catalog")
@@ -132,47 +129,44 @@ async def catalog() -> dict[str, Any]:
 
 @router.post("", status_code=201, response_model=RuleOut)
 async def create_automation(definition: RuleDefinition, services: ServicesDep) -> RuleOut:
-    async with transaction(services) as session:
-        rule = await service.create_rule(session, definition)
-        return rule_out(service.view(rule, user_names=await service.user_names(session)), services.settings)
+    with refusals():
+        return rule_out(await service.add_rule(services, definition), services.settings)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
 async def get_run(run_id: int, services: ServicesDep) -> RunOut:
-    async with transaction(services) as session:
-        return run_out(await service.get_run(session, run_id), services.settings)
+    with refusals():
+        return run_out(await service.find_run(services, run_id), services.settings)
 
 
 @router.get("/{rule_id}", response_model=RuleOut)
 async def get_automation(rule_id: int, services: ServicesDep) -> RuleOut:
-    async with transaction(services) as session:
-        return rule_out(await service.rule_view(session, rule_id), services.settings)
+    with refusals():
+        return rule_out(await service.show_rule(services, rule_id), services.settings)
 
 
 @router.put("/{rule_id}", response_model=RuleOut)
 async def update_automation(rule_id: int, definition: RuleDefinition, services: ServicesDep) -> RuleOut:
-    async with transaction(services) as session:
-        await service.update_rule(session, rule_id, definition)
-        return rule_out(await service.rule_view(session, rule_id), services.settings)
+    with refusals():
+        return rule_out(await service.change_rule(services, rule_id, definition), services.settings)
 
 
 @router.post("/{rule_id}/enable", response_model=RuleOut)
 async def enable_automation(rule_id: int, services: ServicesDep) -> RuleOut:
-    async with transaction(services) as session:
-        await service.set_enabled(session, rule_id, True)
-        return rule_out(await service.rule_view(session, rule_id), services.settings)
+    with refusals():
+        return rule_out(await service.switch_rule(services, rule_id, True), services.settings)
 
 
 @router.post("/{rule_id}/disable", response_model=RuleOut)
 async def disable_automation(rule_id: int, services: ServicesDep) -> RuleOut:
-    async with transaction(services) as session:
-        await service.set_enabled(session, rule_id, False)
-        return rule_out(await service.rule_view(session, rule_id), services.settings)
+    with refusals():
+        return rule_out(await service.switch_rule(services, rule_id, False), services.settings)
 
 
 @router.get("/{rule_id}/runs", response_model=list[RunOut])
 async def list_automation_runs(
     rule_id: int, services: ServicesDep, limit: int = Query(100, ge=1, le=500)
 ) -> list[RunOut]:
-    async with transaction(services) as session:
-        return [run_out(run, services.settings) for run in await service.list_runs(session, rule_id, limit)]
+    with refusals():
+        _, runs = await service.rule_runs(services, rule_id, limit)
+    return [run_out(run, services.settings) for run in runs]

@@ -3,21 +3,16 @@ the domain event in the same transaction; the dispatcher then starts or signals 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.lead_store import hold_until
 from db.models import Appointment, Lead, SalesPhase, SalesProcess, Task
 from domain import lead_schedule as schedule
 from starter.services import leads as lead_service
-from starter.services.context import Services
 from starter.services.lead_inputs import (
     AppointmentInput,
     Duration,
@@ -26,9 +21,10 @@ from starter.services.lead_inputs import (
     SalesProcessInput,
     TaskInput,
 )
+from starter.services.visibility import PropertyHiddenError
 from web.dependencies import NowDep, ServicesDep
 from web.security.roles import AdminOnly, ViewerDep
-from web.security.visibility import ensure_property_visible, require_visible
+from web.security.visibility import NotVisibleError, property_condition, require_visible
 from workflows.lead_models import lead_workflow_id
 
 router = APIRouter(prefix="/api", tags=["leads"])
@@ -92,17 +88,15 @@ class TaskOut(BaseModel):
     created_at: datetime
 
 
-@asynccontextmanager
-async def transaction(services: Services) -> AsyncIterator[AsyncSession]:
-    """One transaction per request; refusals become 4xx with the reason, the write is rolled back."""
+@contextmanager
+def refusals() -> Iterator[None]:
+    """The service's refusals as 4xx with the reason (the write is rolled back); a hidden property is a 404."""
     try:
-        async with services.sessions.begin() as session:
-            yield session
+        yield
     except lead_service.LeadError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
-    except IntegrityError as exc:
-        # A concurrent request won a uniqueness race (e.g. two processes with one name).
-        raise HTTPException(409, "Die Änderung widerspricht gespeicherten Daten; bitte neu laden") from exc
+    except PropertyHiddenError as exc:
+        raise NotVisibleError from exc
 
 
 def phase_out(phase: SalesPhase) -> PhaseOut:
@@ -125,15 +119,13 @@ def process_out(process: SalesProcess) -> SalesProcessOut:
     )
 
 
-async def lead_out(session: AsyncSession, lead: Lead, now: datetime) -> LeadOut:
+def lead_out(snapshot: lead_service.LeadSnapshot, now: datetime) -> LeadOut:
     """The lead with the overdue instant computed exactly as its workflow does."""
-    phase = await session.get(SalesPhase, lead.phase_id)
-    assert phase is not None  # foreign key
-    return lead_view(lead, phase, await hold_until(session, lead.id), now)
+    return lead_view(snapshot.lead, snapshot.phase, snapshot.held, now)
 
 
 def lead_view(lead: Lead, phase: SalesPhase, held: datetime | None, now: datetime) -> LeadOut:
-    """lead_out with the lead's phase and hold already loaded (lists load them for all leads at once)."""
+    """The lead as the API shows it, from the lead, its phase and its latest hold."""
     duration = None if phase.duration_seconds is None else timedelta(seconds=phase.duration_seconds)
     overdue_at = schedule.overdue_at(lead.phase_entered_at, held, duration)
     return LeadOut(
@@ -160,28 +152,26 @@ def lead_view(lead: Lead, phase: SalesPhase, held: datetime | None, now: datetim
 
 @router.get("/sales-processes")
 async def list_processes(services: ServicesDep) -> list[SalesProcessOut]:
-    async with services.sessions() as session:
-        processes = await session.scalars(select(SalesProcess).order_by(SalesProcess.name))
-        return [process_out(process) for process in processes]
+    return [process_out(process) for process in await lead_service.list_processes(services)]
 
 
 @router.get("/sales-processes/{process_id}")
 async def get_process(process_id: int, services: ServicesDep) -> SalesProcessOut:
-    async with transaction(services) as session:
-        return process_out(await lead_service.get_process(session, process_id))
+    with refusals():
+        return process_out(await lead_service.show_process(services, process_id))
 
 
 @router.post("/sales-processes", status_code=201, dependencies=[AdminOnly])
 async def create_process(data: SalesProcessInput, services: ServicesDep) -> SalesProcessOut:
-    async with transaction(services) as session:
-        return process_out(await lead_service.create_process(session, data))
+    with refusals():
+        return process_out(await lead_service.add_process(services, data))
 
 
 @router.put("/sales-processes/{process_id}", dependencies=[AdminOnly])
 async def update_process(process_id: int, data: SalesProcessInput, services: ServicesDep) -> SalesProcessOut:
     """Replace the process; running leads reload it at once (`sales_process.changed`)."""
-    async with transaction(services) as session:
-        return process_out(await lead_service.update_process(session, process_id, data))
+    with refusals():
+        return process_out(await lead_service.replace_process(services, process_id, data))
 
 
 # --- leads ---------------------------------------------------------------------------------------------
@@ -189,41 +179,38 @@ async def update_process(process_id: int, data: SalesProcessInput, services: Ser
 
 @router.post("/leads", status_code=201)
 async def create_lead(data: NewLead, services: ServicesDep, now: NowDep, viewer: ViewerDep) -> LeadOut:
-    async with transaction(services) as session:
-        await ensure_property_visible(session, viewer, data.property_id)
-        lead = await lead_service.create_lead(session, data, now)
-        return await lead_out(session, lead, now)
+    visible = None if viewer.sees_all else property_condition(viewer)
+    with refusals():
+        return lead_out(await lead_service.open_lead(services, data, now, visible), now)
 
 
 @router.get("/leads/{lead_id}", dependencies=[require_visible(Lead, "lead_id")])
 async def get_lead(lead_id: int, services: ServicesDep, now: NowDep) -> LeadOut:
-    async with transaction(services) as session:
-        return await lead_out(session, await lead_service.get_lead(session, lead_id), now)
+    with refusals():
+        return lead_out(await lead_service.show_lead(services, lead_id), now)
 
 
 @router.post("/leads/{lead_id}/phase", dependencies=[require_visible(Lead, "lead_id")])
 async def change_phase(lead_id: int, move: PhaseMove, services: ServicesDep, now: NowDep) -> LeadOut:
-    async with transaction(services) as session:
-        lead = await lead_service.change_phase(session, lead_id, move.phase_id, now)
-        return await lead_out(session, lead, now)
+    with refusals():
+        return lead_out(await lead_service.move_lead(services, lead_id, move.phase_id, now), now)
 
 
 @router.post("/leads/{lead_id}/close", dependencies=[require_visible(Lead, "lead_id")])
 async def close_lead(lead_id: int, services: ServicesDep, now: NowDep) -> LeadOut:
-    async with transaction(services) as session:
-        lead = await lead_service.close_lead(session, lead_id, now)
-        return await lead_out(session, lead, now)
+    with refusals():
+        return lead_out(await lead_service.end_lead(services, lead_id, now), now)
 
 
 @router.post("/leads/{lead_id}/appointments", status_code=201, dependencies=[require_visible(Lead, "lead_id")])
 async def add_appointment(lead_id: int, data: AppointmentInput, services: ServicesDep, now: NowDep) -> AppointmentOut:
-    async with transaction(services) as session:
-        appointment: Appointment = await lead_service.add_appointment(session, lead_id, data, now)
-        return AppointmentOut.model_validate(appointment, from_attributes=True)
+    with refusals():
+        appointment: Appointment = await lead_service.book_appointment(services, lead_id, data, now)
+    return AppointmentOut.model_validate(appointment, from_attributes=True)
 
 
 @router.post("/leads/{lead_id}/tasks", status_code=201, dependencies=[require_visible(Lead, "lead_id")])
 async def add_task(lead_id: int, data: TaskInput, services: ServicesDep, now: NowDep) -> TaskOut:
-    async with transaction(services) as session:
-        task: Task = await lead_service.add_task(session, lead_id, data, now)
-        return TaskOut.model_validate(task, from_attributes=True)
+    with refusals():
+        task: Task = await lead_service.file_task(services, lead_id, data, now)
+    return TaskOut.model_validate(task, from_attributes=True)

@@ -13,25 +13,17 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.app_settings import save_section
-from db.models import SlotProposal, SlotRequest
-from db.slot_store import (
-    SETTINGS_KEY,
-    NewSlotRequest,
-    SlotRequestError,
-    SlotSettings,
-    load_slot_settings,
-    slot_link,
-)
+from db.models import SlotRequest
+from db.slot_store import NewSlotRequest, SlotRequestError, SlotSettings, slot_link
 from domain.slot_routing import Delivery
+from settings import Settings
 from starter.services import slots as slot_service
 from starter.services.context import Services
+from starter.services.visibility import PropertyHiddenError
 from web.dependencies import NowDep, ServicesDep
 from web.security.roles import AdminOnly, ViewerDep
-from web.security.visibility import ensure_property_visible, require_visible, slot_request_condition
+from web.security.visibility import NotVisibleError, property_condition, require_visible, slot_request_condition
 from workflows.slot_models import ChooseSlot
 
 log = logging.getLogger(__name__)
@@ -67,10 +59,8 @@ class SlotRequestOut(BaseModel):
     workflow_started: bool | None = None
 
 
-async def _out(session: AsyncSession, services: Services, row: SlotRequest) -> SlotRequestOut:
-    proposals = await session.scalars(
-        select(SlotProposal).where(SlotProposal.request_id == row.id).order_by(SlotProposal.position)
-    )
+def _out(settings: Settings, found: slot_service.SlotRequestView) -> SlotRequestOut:
+    row = found.row
     return SlotRequestOut(
         id=row.id,
         workflow_id=row.workflow_id,
@@ -82,12 +72,12 @@ async def _out(session: AsyncSession, services: Services, row: SlotRequest) -> S
         recipient_user_id=row.recipient_user_id,
         response_types=list(row.response_types),
         expires_at=row.expires_at,
-        link=slot_link(services.settings, row),
+        link=slot_link(settings, row),
         inquiry_id=row.inquiry_id,
         created_at=row.created_at,
         answered_at=row.answered_at,
         comment=row.comment,
-        proposals=[ProposalOut(position=p.position, starts_at=p.starts_at, ends_at=p.ends_at) for p in proposals],
+        proposals=[ProposalOut(position=p.position, starts_at=p.starts_at, ends_at=p.ends_at) for p in found.proposals],
         deliveries=[Delivery.model_validate(d) for d in row.deliveries],
         chosen_position=row.chosen_position,
         appointment_id=row.appointment_id,
@@ -95,19 +85,20 @@ async def _out(session: AsyncSession, services: Services, row: SlotRequest) -> S
 
 
 async def _get(services: Services, request_id: int) -> SlotRequestOut:
-    async with services.sessions() as session:
-        row = await session.get(SlotRequest, request_id)
-        if row is None:
-            raise HTTPException(404, f"Terminanfrage {request_id} existiert nicht")
-        return await _out(session, services, row)
+    try:
+        found = await slot_service.show_request(services, request_id)
+    except slot_service.SlotRequestNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return _out(services.settings, found)
 
 
 @router.post("/slot-requests", status_code=201)
 async def create_request(data: NewSlotRequest, services: ServicesDep, now: NowDep, viewer: ViewerDep) -> SlotRequestOut:
-    async with services.sessions() as session:
-        await ensure_property_visible(session, viewer, data.property_id)
     try:
-        created = await slot_service.make_request(services, data, now)
+        visible = None if viewer.sees_all else property_condition(viewer)
+        created = await slot_service.request_slots(services, data, now, visible)
+    except PropertyHiddenError as exc:
+        raise NotVisibleError from exc
     except SlotRequestError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
     result = await _get(services, created.request_id)
@@ -124,15 +115,15 @@ async def list_requests(
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[SlotRequestOut]:
-    query = select(SlotRequest).where(slot_request_condition(viewer)).order_by(SlotRequest.id.desc()).limit(limit)
-    if contact_id is not None:
-        query = query.where(SlotRequest.contact_id == contact_id)
-    if property_id is not None:
-        query = query.where(SlotRequest.property_id == property_id)
-    if status is not None:
-        query = query.where(SlotRequest.status == status)
-    async with services.sessions() as session:
-        return [await _out(session, services, row) for row in await session.scalars(query)]
+    found = await slot_service.find_requests(
+        services,
+        visible=slot_request_condition(viewer),
+        contact_id=contact_id,
+        property_id=property_id,
+        status=status,
+        limit=limit,
+    )
+    return [_out(services.settings, item) for item in found]
 
 
 @router.get("/slot-requests/{request_id}", dependencies=[require_visible(SlotRequest, "request_id")])
@@ -159,13 +150,11 @@ async def choose_slot(request_id: int, choice: ChooseSlot, services: ServicesDep
 
 @router.get("/settings/time-slots", dependencies=[AdminOnly])
 async def get_slot_settings(services: ServicesDep) -> SlotSettings:
-    async with services.sessions() as session:
-        return await load_slot_settings(session)
+    return await slot_service.slot_settings(services)
 
 
 @router.put("/settings/time-slots", dependencies=[AdminOnly])
 async def put_slot_settings(config: SlotSettings, services: ServicesDep) -> SlotSettings:
     """Page texts apply at once; the validity applies to requests made after the change."""
-    async with services.sessions.begin() as session:
-        await save_section(session, SETTINGS_KEY, config)
+    await slot_service.save_slot_settings(services, config)
     return config

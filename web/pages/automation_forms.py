@@ -12,12 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from automations.actions import FormField, actions
-from db.models import AutomationRule, MessageTemplate, User
-from messaging import default_templates
+from db.models import AutomationRule
 from workflows.automation_models import RuleDefinition
 
 MAX_ROWS = 10
@@ -145,12 +142,3 @@ def _message(error: Any) -> str:
     if error.get("type") == "too_short" and loc and loc[0] == "actions":
         message = "mindestens eine Aktion wählen"
     return f"{where}: {message}"
-
-
-async def choices(session: AsyncSession) -> dict[str, list[tuple[str, str]]]:
-    """Options of the selects whose values live in the database: users and mail templates."""
-    users = [(str(u.id), f"{u.name} ({u.email})") for u in await session.scalars(select(User).order_by(User.name))]
-    stored = {t.key: t.name for t in await session.scalars(select(MessageTemplate).order_by(MessageTemplate.key))}
-    for template in default_templates.defaults():
-        stored.setdefault(template.key, template.name)
-    return {"users": users, "templates": sorted(stored.items(), key=lambda item: item[1])}

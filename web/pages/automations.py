@@ -18,7 +18,7 @@ from automations.triggers import triggers
 from starter.services import automations as service
 from web.dependencies import ServicesDep
 from web.flash import flash
-from web.pages.automation_forms import RuleForm, choices, form_of, parse_form
+from web.pages.automation_forms import RuleForm, form_of, parse_form
 from web.security.roles import AdminOnly
 from web.templating import templates
 
@@ -32,8 +32,7 @@ def _not_found(exc: service.RuleNotFoundError) -> HTTPException:
 async def _form_page(
     request: Request, services: ServicesDep, form: RuleForm, rule_id: int | None, status_code: int = 200
 ) -> HTMLResponse:
-    async with services.sessions() as session:
-        options = await choices(session)
+    options = await service.form_options(services)
     context: dict[str, Any] = {
         "form": form.padded(),
         "rule_id": rule_id,
@@ -52,8 +51,7 @@ async def _form_data(request: Request) -> dict[str, str]:
 
 @router.get("", response_class=HTMLResponse)
 async def automations(request: Request, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        rules = await service.list_rules(session)
+    rules = await service.rules_overview(services)
     context = {"rules": rules, "outcomes": service.OUTCOME_LABELS}
     return templates.TemplateResponse(request, "automations/list.html", context)
 
@@ -68,29 +66,26 @@ async def create_rule(request: Request, services: ServicesDep) -> Response:
     form, definition = parse_form(await _form_data(request))
     if definition is not None:
         try:
-            async with services.sessions.begin() as session:
-                rule = await service.create_rule(session, definition)
+            created = await service.add_rule(services, definition)
         except RuleInvalidError as exc:
             form.errors = exc.errors
         else:
-            flash(request, f"Automation „{rule.name}“ angelegt.")
+            flash(request, f"Automation „{created.rule.name}“ angelegt.")
             return RedirectResponse("/automations", status_code=303)
     return await _form_page(request, services, form, None, status_code=422)
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 async def run_detail(request: Request, run_id: int, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        try:
-            run = await service.get_run(session, run_id)
-            item = await service.rule_view(session, run.rule_id)
-        except service.RuleNotFoundError as exc:
-            raise _not_found(exc) from exc
-        facts = await service.fact_rows(session, item.rule.trigger, run.facts)
+    try:
+        detail = await service.run_detail(services, run_id)
+    except service.RuleNotFoundError as exc:
+        raise _not_found(exc) from exc
+    run = detail.run
     context = {
-        "facts": facts,
+        "facts": detail.facts,
         "run": run,
-        "item": item,
+        "item": detail.item,
         "outcomes": service.OUTCOME_LABELS,
         "workflow_url": service.workflow_url(services.settings, run.workflow_id),
         "action_labels": {kind: action.label for kind, action in actions().items()},
@@ -100,11 +95,10 @@ async def run_detail(request: Request, run_id: int, services: ServicesDep) -> HT
 
 @router.get("/{rule_id}", response_class=HTMLResponse)
 async def edit_rule(request: Request, rule_id: int, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        try:
-            rule = await service.get_rule(session, rule_id)
-        except service.RuleNotFoundError as exc:
-            raise _not_found(exc) from exc
+    try:
+        rule = await service.load_rule(services, rule_id)
+    except service.RuleNotFoundError as exc:
+        raise _not_found(exc) from exc
     return await _form_page(request, services, form_of(rule), rule_id)
 
 
@@ -113,14 +107,13 @@ async def update_rule(request: Request, rule_id: int, services: ServicesDep) -> 
     form, definition = parse_form(await _form_data(request))
     if definition is not None:
         try:
-            async with services.sessions.begin() as session:
-                rule = await service.update_rule(session, rule_id, definition)
+            saved = await service.change_rule(services, rule_id, definition)
         except service.RuleNotFoundError as exc:
             raise _not_found(exc) from exc
         except RuleInvalidError as exc:
             form.errors = exc.errors
         else:
-            flash(request, f"Automation „{rule.name}“ gespeichert.")
+            flash(request, f"Automation „{saved.rule.name}“ gespeichert.")
             return RedirectResponse("/automations", status_code=303)
     return await _form_page(request, services, form, rule_id, status_code=422)
 
@@ -129,22 +122,19 @@ async def update_rule(request: Request, rule_id: int, services: ServicesDep) -> 
 async def toggle_rule(request: Request, rule_id: int, services: ServicesDep) -> RedirectResponse:
     enabled = (await _form_data(request)).get("enabled") == "1"
     try:
-        async with services.sessions.begin() as session:
-            rule = await service.set_enabled(session, rule_id, enabled)
+        switched = await service.switch_rule(services, rule_id, enabled)
     except service.RuleNotFoundError as exc:
         raise _not_found(exc) from exc
-    flash(request, f"Automation „{rule.name}“ {'eingeschaltet' if enabled else 'ausgeschaltet'}.")
+    flash(request, f"Automation „{switched.rule.name}“ {'eingeschaltet' if enabled else 'ausgeschaltet'}.")
     return RedirectResponse("/automations", status_code=303)
 
 
 @router.get("/{rule_id}/runs", response_class=HTMLResponse)
 async def rule_runs(request: Request, rule_id: int, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        try:
-            item = await service.rule_view(session, rule_id)
-            runs = await service.list_runs(session, rule_id, limit=200)
-        except service.RuleNotFoundError as exc:
-            raise _not_found(exc) from exc
+    try:
+        item, runs = await service.rule_runs(services, rule_id, limit=200)
+    except service.RuleNotFoundError as exc:
+        raise _not_found(exc) from exc
     context = {
         "item": item,
         "runs": runs,

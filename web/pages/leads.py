@@ -16,21 +16,19 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from db.base import utcnow
-from db.lead_store import holds_until
-from db.models import Appointment, Contact, Lead, Message, Property, SalesPhase, SalesProcess, Task, User
+from db.models import Lead
 from starter.services import leads as lead_service
 from starter.services.context import Services
 from starter.services.lead_inputs import NewLead, TaskInput
-from starter.services.office_choices import office_choices
-from web.api.leads import lead_out, lead_view
+from starter.services.visibility import PropertyHiddenError
+from web.api.leads import lead_out
 from web.dependencies import ServicesDep
 from web.flash import flash
 from web.security.auth import current_user
 from web.security.roles import viewer
-from web.security.visibility import ensure_property_visible, lead_condition, property_condition, require_visible
+from web.security.visibility import NotVisibleError, lead_condition, property_condition, require_visible
 from web.templating import templates
 
 router = APIRouter(tags=["office"], include_in_schema=False)
@@ -39,32 +37,19 @@ router = APIRouter(tags=["office"], include_in_schema=False)
 @router.get("/leads", response_class=HTMLResponse)
 async def leads(request: Request, services: ServicesDep, overdue: bool = False, closed: bool = False) -> HTMLResponse:
     now = utcnow()
-    query = (
-        select(Lead, Contact, SalesPhase, User)
-        .join(Contact, Contact.id == Lead.contact_id)
-        .join(SalesPhase, SalesPhase.id == Lead.phase_id)
-        .join(User, User.id == Lead.taker_user_id)
-        .where(lead_condition(viewer(request)))
-        .order_by(Lead.id.desc())
-        .limit(500)
+    current = viewer(request)
+    listing = await lead_service.lead_listing(
+        services, visible=lead_condition(current), include_closed=closed, choices_visible=property_condition(current)
     )
-    if not closed:
-        query = query.where(Lead.status == "open")
-    async with services.sessions() as session:
-        found = (await session.execute(query)).all()
-        holds = await holds_until(session, [lead.id for lead, *_ in found])
-        rows: list[dict[str, Any]] = []
-        for lead, contact, phase, taker in found:
-            state = lead_view(lead, phase, holds[lead.id], now)
-            if overdue and not state.overdue:
-                continue
-            rows.append({"lead": lead, "contact": contact, "phase": phase, "taker": taker, "state": state})
-        context = {
-            "rows": rows,
-            "overdue": overdue,
-            "closed": closed,
-            **await office_choices(session, property_condition(viewer(request))),
-        }
+    rows: list[dict[str, Any]] = []
+    for row in listing.rows:
+        snapshot, state = row.snapshot, lead_out(row.snapshot, now)
+        if overdue and not state.overdue:
+            continue
+        rows.append(
+            {"lead": snapshot.lead, "contact": row.contact, "phase": snapshot.phase, "taker": row.taker, "state": state}
+        )
+    context = {"rows": rows, "overdue": overdue, "closed": closed, **listing.choices}
     return templates.TemplateResponse(request, "leads/list.html", context)
 
 
@@ -81,10 +66,13 @@ async def create_lead(request: Request, services: ServicesDep) -> Response:
             process_id=form.get("process_id") or None,
             taker_user_id=form.get("taker_user_id") or (user.id if user else None),
         )
-        async with services.sessions.begin() as session:
-            await ensure_property_visible(session, viewer(request), data.property_id)
-            lead = await lead_service.create_lead(session, data, utcnow())
-            lead_id = lead.id
+        current = viewer(request)
+        visible = None if current.sees_all else property_condition(current)
+        try:
+            created = await lead_service.open_lead(services, data, utcnow(), visible)
+        except PropertyHiddenError as exc:
+            raise NotVisibleError from exc
+        lead_id = created.lead.id
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0])
         labels = {
@@ -104,37 +92,26 @@ async def create_lead(request: Request, services: ServicesDep) -> Response:
 
 async def _lead_context(services: Services, lead_id: int) -> dict[str, Any]:
     now = utcnow()
-    async with services.sessions() as session:
-        lead = await session.get(Lead, lead_id)
-        if lead is None:
-            raise HTTPException(404, f"Lead {lead_id} existiert nicht")
-        process = await session.get(SalesProcess, lead.process_id)
-        assert process is not None  # foreign key
-        reminders = await session.scalars(
-            select(Message).where(Message.idempotency_key.like(f"lead:{lead.id}:%")).order_by(Message.id.desc())
-        )
-        state = await lead_out(session, lead, now)
-        phases = sorted(process.phases, key=lambda phase: phase.position)
-        later = [phase for phase in phases if phase.position > state.phase.position]
-        return {
-            "next_phase_id": later[0].id if later else None,
-            "lead": lead,
-            "state": state,
-            "contact": await session.get(Contact, lead.contact_id),
-            "property": await session.get(Property, lead.property_id) if lead.property_id else None,
-            "taker": await session.get(User, lead.taker_user_id),
-            "process": process,
-            "phases": phases,
-            "tasks": list(await session.scalars(select(Task).where(Task.lead_id == lead.id).order_by(Task.id.desc()))),
-            "appointments": list(
-                await session.scalars(
-                    select(Appointment).where(Appointment.lead_id == lead.id).order_by(Appointment.starts_at.desc())
-                )
-            ),
-            "reminders": list(reminders),
-            "now": now,
-            "workflow_url": services.settings.workflow_ui_url(state.workflow_id),
-        }
+    try:
+        page = await lead_service.lead_page(services, lead_id)
+    except lead_service.NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    state = lead_out(page.snapshot, now)
+    return {
+        "next_phase_id": page.next_phase_id,
+        "lead": page.snapshot.lead,
+        "state": state,
+        "contact": page.contact,
+        "property": page.property,
+        "taker": page.taker,
+        "process": page.process,
+        "phases": page.phases,
+        "tasks": page.tasks,
+        "appointments": page.appointments,
+        "reminders": page.reminders,
+        "now": now,
+        "workflow_url": services.settings.workflow_ui_url(state.workflow_id),
+    }
 
 
 @router.get("/leads/{lead_id}", response_class=HTMLResponse, dependencies=[require_visible(Lead, "lead_id")])
@@ -155,10 +132,8 @@ def _back(lead_id: int) -> RedirectResponse:
 async def move_lead(request: Request, lead_id: int, services: ServicesDep) -> Response:
     form = await _form(request)
     try:
-        async with services.sessions.begin() as session:
-            lead = await lead_service.change_phase(session, lead_id, int(form.get("phase_id") or 0), utcnow())
-            phase = await session.get(SalesPhase, lead.phase_id)
-            name = phase.name if phase else ""
+        moved = await lead_service.move_lead(services, lead_id, int(form.get("phase_id") or 0), utcnow())
+        name = moved.phase.name
     except (lead_service.LeadError, ValueError) as exc:
         flash(request, str(exc) if isinstance(exc, lead_service.LeadError) else "Bitte eine Phase wählen.", "error")
     else:
@@ -172,8 +147,7 @@ async def add_task(request: Request, lead_id: int, services: ServicesDep) -> Res
     try:
         due = _office_time(form.get("due_at", ""), services.settings.time_zone)
         data = TaskInput(title=form.get("title", ""), body=form.get("body") or None, due_at=due)
-        async with services.sessions.begin() as session:
-            await lead_service.add_task(session, lead_id, data, utcnow())
+        await lead_service.file_task(services, lead_id, data, utcnow())
     except ValidationError as exc:
         if any("due_at" in error["loc"] for error in exc.errors()):
             flash(request, "Fällig am: bitte einen Zeitpunkt in den Jahren 1900 bis 2100 angeben.", "error")
@@ -191,8 +165,7 @@ async def add_task(request: Request, lead_id: int, services: ServicesDep) -> Res
 @router.post("/leads/{lead_id}/close", response_model=None, dependencies=[require_visible(Lead, "lead_id")])
 async def close_lead(request: Request, lead_id: int, services: ServicesDep) -> Response:
     try:
-        async with services.sessions.begin() as session:
-            await lead_service.close_lead(session, lead_id, utcnow())
+        await lead_service.end_lead(services, lead_id, utcnow())
     except lead_service.LeadError as exc:
         flash(request, str(exc), "error")
     else:

@@ -15,33 +15,18 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
-from db.app_settings import save_section
 from db.base import utcnow
-from db.models import Appointment, Contact, Property, SlotProposal, SlotRequest, User
-from db.slot_store import (
-    MAX_VALIDITY,
-    SETTINGS_KEY,
-    NewSlotRequest,
-    SlotRequestError,
-    SlotSettings,
-    load_slot_settings,
-    slot_link,
-)
+from db.models import SlotRequest
+from db.slot_store import MAX_VALIDITY, NewSlotRequest, SlotRequestError, SlotSettings, slot_link
 from starter.services import slots as slot_service
 from starter.services.context import Services
-from starter.services.office_choices import office_choices
+from starter.services.visibility import PropertyHiddenError
 from web.dependencies import ServicesDep
 from web.flash import flash
 from web.security.auth import current_user
 from web.security.roles import AdminOnly, viewer
-from web.security.visibility import (
-    ensure_property_visible,
-    property_condition,
-    require_visible,
-    slot_request_condition,
-)
+from web.security.visibility import NotVisibleError, property_condition, require_visible, slot_request_condition
 from web.templating import templates
 from workflows.slot_models import ChooseSlot
 
@@ -71,42 +56,27 @@ def _form_values(form: dict[str, list[str]]) -> dict[str, Any]:
 async def _list_page(
     request: Request, services: Services, values: dict[str, Any], error: str | None = None, status: int = 200
 ) -> HTMLResponse:
-    async with services.sessions() as session:
-        rows = (
-            await session.execute(
-                select(SlotRequest, Contact, Property)
-                .join(Contact, Contact.id == SlotRequest.contact_id)
-                .outerjoin(Property, Property.id == SlotRequest.property_id)
-                .where(slot_request_condition(viewer(request)))
-                .order_by(SlotRequest.id.desc())
-                .limit(200)
-            )
-        ).all()
-        # The list says when, not "Vorschlag 2": the chosen proposal of every scheduled row, in one query.
-        chosen_ids = [row.id for row, _, _ in rows if row.chosen_position is not None]
-        chosen = {
-            proposal.request_id: proposal
-            for proposal in await session.scalars(select(SlotProposal).where(SlotProposal.request_id.in_(chosen_ids)))
-            if any(r.id == proposal.request_id and r.chosen_position == proposal.position for r, _, _ in rows)
-        }
-        context: dict[str, Any] = {
-            "rows": rows,
-            "chosen": chosen,
-            "values": values,
-            "error": error,
-            "statuses": STATUS_LABELS,
-            "response_types": RESPONSE_TYPES,
-            "recipients": RECIPIENTS,
-            "max_days": MAX_DAYS,
-            **await office_choices(session, property_condition(viewer(request))),
-        }
+    current = viewer(request)
+    listing = await slot_service.request_listing(
+        services, visible=slot_request_condition(current), choices_visible=property_condition(current)
+    )
+    context: dict[str, Any] = {
+        "rows": listing.rows,
+        "chosen": listing.chosen,
+        "values": values,
+        "error": error,
+        "statuses": STATUS_LABELS,
+        "response_types": RESPONSE_TYPES,
+        "recipients": RECIPIENTS,
+        "max_days": MAX_DAYS,
+        **listing.choices,
+    }
     return templates.TemplateResponse(request, "slots/office_list.html", context, status_code=status)
 
 
 @router.get(LIST, response_class=HTMLResponse)
 async def slot_requests(request: Request, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        validity = (await load_slot_settings(session)).default_validity
+    validity = (await slot_service.slot_settings(services)).default_validity
     defaults = {"recipient": "contact_person", "response_types": ["email"], "valid_days": str(validity.days or 1)}
     return await _list_page(request, services, defaults)
 
@@ -159,9 +129,11 @@ async def create_slot_request(request: Request, services: ServicesDep) -> Respon
         data = _new_request(values, user.id if user else None, utcnow())
         if data.recipient == "user" and data.recipient_user_id is None:
             raise ValueError("Benutzer: bitte auswählen, wer antworten soll")
-        async with services.sessions() as session:
-            await ensure_property_visible(session, viewer(request), data.property_id)
-        created = await slot_service.make_request(services, data, utcnow())
+        current = viewer(request)
+        visible = None if current.sees_all else property_condition(current)
+        created = await slot_service.request_slots(services, data, utcnow(), visible)
+    except PropertyHiddenError as exc:
+        raise NotVisibleError from exc
     except (ValueError, SlotRequestError) as exc:
         return await _list_page(request, services, values, str(exc), status=422)
     flash(request, f"Terminanfrage #{created.request_id} angelegt; der Link geht per E-Mail an den Kontakt.")
@@ -172,27 +144,11 @@ async def create_slot_request(request: Request, services: ServicesDep) -> Respon
     LIST + "/{request_id}", response_class=HTMLResponse, dependencies=[require_visible(SlotRequest, "request_id")]
 )
 async def slot_request_detail(request: Request, request_id: int, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        row = await session.get(SlotRequest, request_id)
-        if row is None:
-            raise HTTPException(404, f"Terminanfrage {request_id} existiert nicht")
-        contact = await session.get(Contact, row.contact_id)
-        prop = await session.get(Property, row.property_id) if row.property_id else None
-        recipient = await session.get(User, row.recipient_user_id) if row.recipient_user_id else None
-        proposals = list(
-            await session.scalars(
-                select(SlotProposal).where(SlotProposal.request_id == row.id).order_by(SlotProposal.position)
-            )
-        )
-        appointment = await session.get(Appointment, row.appointment_id) if row.appointment_id else None
-        # "E-Mail → Anna Agent", not "E-Mail → Benutzer": the names of whoever the answer reached.
-        user_ids = {d.get("user_id") for d in row.deliveries if d.get("user_id")}
-        contact_ids = {d.get("contact_id") for d in row.deliveries if d.get("contact_id")}
-        user_names = dict((await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))).all())
-        people = {
-            person.id: person.display_name
-            for person in await session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))
-        }
+    try:
+        page = await slot_service.request_page(services, request_id)
+    except slot_service.SlotRequestNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    row, user_names, people = page.row, page.user_names, page.contact_names
     delivered_to = [
         user_names.get(int(d.get("user_id") or 0))
         or people.get(int(d.get("contact_id") or 0))
@@ -200,13 +156,13 @@ async def slot_request_detail(request: Request, request_id: int, services: Servi
         for d in row.deliveries
     ]
     context = {
-        "appointment": appointment,
+        "appointment": page.appointment,
         "delivered_to": delivered_to,
         "row": row,
-        "contact": contact,
-        "property": prop,
-        "recipient_user": recipient,
-        "proposals": proposals,
+        "contact": page.contact,
+        "property": page.property,
+        "recipient_user": page.recipient,
+        "proposals": page.proposals,
         "choosable": row.status == "answered" and row.chosen_position is None,
         "link": slot_link(services.settings, row),
         "statuses": STATUS_LABELS,
@@ -250,8 +206,7 @@ def _settings_page(request: Request, values: dict[str, Any], error: str | None, 
 
 @router.get(SETTINGS, response_class=HTMLResponse, dependencies=[AdminOnly])
 async def slot_settings(request: Request, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        config = await load_slot_settings(session)
+    config = await slot_service.slot_settings(services)
     values = {**config.model_dump(mode="json"), "valid_days": str(config.default_validity.days or 1)}
     return _settings_page(request, values, None)
 
@@ -274,8 +229,7 @@ async def save_slot_settings(request: Request, services: ServicesDep) -> Respons
         return _settings_page(request, values, _settings_error(exc), status=422)
     except ValueError as exc:
         return _settings_page(request, values, str(exc), status=422)
-    async with services.sessions.begin() as session:
-        await save_section(session, SETTINGS_KEY, config)
+    await slot_service.save_slot_settings(services, config)
     flash(request, "Einstellungen für Terminanfragen gespeichert.")
     return RedirectResponse(SETTINGS, status_code=303)
 

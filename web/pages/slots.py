@@ -8,32 +8,24 @@ reaches the workflow as a validated update: a forged, reused or expired link is 
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
-from db.models import Property, RawPayload, SlotRequest, SlotRequestStatus
-from db.slot_store import load_slot_settings
-from domain.links import LinkClaims, LinkError, LinkSigner
+from db.models import SlotRequest
+from domain.links import LinkClaims
 from messaging import l10n
 from messaging.inquiry_mail import key_facts
 from messaging.slot_mail import property_address, slot_text
+from starter.services import slot_answers
 from starter.services.context import Services
-from starter.temporal.slots import slot_handle
 from web.dependencies import NowDep, ServicesDep
 from web.pages.slot_form import MAX_COMMENT_CHARS, SlotForm, read_form, validate
 from web.templating import templates
-from workflows.slot_models import SLOT_PURPOSE, SlotAnswer
-from workflows.slot_request import TimeSlotRequestWorkflow
+from workflows.slot_models import SlotAnswer
 
 router = APIRouter(tags=["prospect pages"], include_in_schema=False)
 
@@ -58,9 +50,6 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
 # The submit update checks and records the answer: milliseconds with a worker; past this none runs, and the
 # prospect gets a page saying so (503 + Retry-After) instead of a browser spinning on.
 UPDATE_TIMEOUT_SECONDS = 10.0
-NOT_READY_PAUSE_SECONDS = 0.2  # the workflow loads its request in one quick activity
-UPDATE_REJECTIONS = {"LinkInvalid": "invalid", "LinkUsed": "used", "LinkExpired": "expired", "NotReady": "unavailable"}
-ANSWERED = (SlotRequestStatus.ANSWERED, SlotRequestStatus.SCHEDULED)
 
 
 def problem_page(request: Request, code: str) -> HTMLResponse:
@@ -73,27 +62,17 @@ def problem_page(request: Request, code: str) -> HTMLResponse:
 
 async def _claims_and_request(services: Services, token: str, now: datetime) -> tuple[LinkClaims, SlotRequest] | str:
     try:
-        claims = LinkSigner(services.settings.effective_secret_key()).verify(SLOT_PURPOSE, token, now=now.timestamp())
-    except LinkError as exc:
+        return await slot_answers.open_link(services, token, now)
+    except slot_answers.SlotLinkRefusedError as exc:
         return exc.code
-    async with services.sessions() as session:
-        slot_request = await session.scalar(select(SlotRequest).where(SlotRequest.workflow_id == claims.workflow_id))
-    if slot_request is None or slot_request.link_nonce != claims.nonce:
-        return "invalid"
-    if slot_request.status in ANSWERED or slot_request.submission_id is not None:
-        return "used"
-    if slot_request.status in (SlotRequestStatus.EXPIRED, SlotRequestStatus.FAILED) or slot_request.expires_at < now:
-        return "expired"
-    return claims, slot_request
 
 
 async def _form(
     request: Request, services: Services, slot_request: SlotRequest, form: SlotForm, now: datetime, status: int
 ) -> HTMLResponse:
     zone = ZoneInfo(services.settings.time_zone)
-    async with services.sessions() as session:
-        prop = await session.get(Property, slot_request.property_id) if slot_request.property_id else None
-        texts = await load_slot_settings(session)
+    shown = await slot_answers.form_data(services, slot_request)
+    prop, texts = shown.property, shown.settings
     context: dict[str, Any] = {
         "form": form,
         "rows": form.display_rows(),
@@ -127,56 +106,18 @@ async def submit_slots(request: Request, token: str, services: ServicesDep, now:
     claims, slot_request = found
     posted = await request.form()
     form = read_form({key: [str(v) for v in posted.getlist(key)] for key in posted})
-    async with services.sessions.begin() as session:  # kept whatever happens next
-        raw = RawPayload(
-            channel="slots-form",
-            content_type="application/json",
-            body=json.dumps(form.raw(), ensure_ascii=False),
-            remote_addr=request.client.host if request.client else None,
-        )
-        session.add(raw)
+    remote_addr = request.client.host if request.client else None
+    raw_id = await slot_answers.store_submission(services, form.raw(), remote_addr)  # kept whatever happens next
     if not validate(form, now, ZoneInfo(services.settings.time_zone)).valid:
         return await _form(request, services, slot_request, form, now, 422)
-    answer = SlotAnswer(nonce=claims.nonce, submission_id=raw.id, slots=form.slots)
+    answer = SlotAnswer(nonce=claims.nonce, submission_id=raw_id, slots=form.slots)
     try:
-        async with asyncio.timeout(UPDATE_TIMEOUT_SECONDS):
-            await _submit(services, slot_request, answer)
-    except (
-        TimeoutError,
-        WorkflowUpdateRPCTimeoutOrCancelledError,
-    ):  # no worker answers: the answer is stored, the prospect may try again
-        return problem_page(request, "unavailable")
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        kind = cause.type if isinstance(cause, ApplicationError) else None
-        if kind == "InvalidSlots" and isinstance(cause, ApplicationError):
-            form.errors.append(cause.message)  # the workflow's clock judged a slot differently
-            return await _form(request, services, slot_request, form, now, 422)
-        return problem_page(request, UPDATE_REJECTIONS.get(kind or "", "invalid"))
-    except RPCError as exc:
-        not_started = slot_request.status == SlotRequestStatus.CREATED
-        gone = exc.status == RPCStatusCode.NOT_FOUND and not not_started
-        return problem_page(request, "expired" if gone else "unavailable")
-    except RuntimeError:  # Temporal not reachable at all
-        return problem_page(request, "unavailable")
+        await slot_answers.submit_answer(services, slot_request, answer, within_seconds=UPDATE_TIMEOUT_SECONDS)
+    except slot_answers.InvalidSlotsError as exc:
+        form.errors.append(str(exc))  # the workflow's clock judged a slot differently
+        return await _form(request, services, slot_request, form, now, 422)
+    except slot_answers.SlotLinkRefusedError as exc:
+        return problem_page(request, exc.code)
     zone = ZoneInfo(services.settings.time_zone)
     context = {"slots": [slot_text(s.starts_at, s.ends_at, zone) for s in form.slots], "comment": form.comment}
     return templates.TemplateResponse(request, "slots/done.html", context)
-
-
-async def _submit(services: Services, slot_request: SlotRequest, answer: SlotAnswer) -> None:
-    """Send the answer; a link handed out a moment ago finds its workflow not started or not ready yet,
-    so those two refusals are retried (within the caller's timeout) instead of turning the prospect away."""
-    client = await services.temporal()
-    while True:
-        try:
-            await slot_handle(client, slot_request.id).execute_update(TimeSlotRequestWorkflow.submit, answer)
-            return
-        except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            if not (isinstance(cause, ApplicationError) and cause.type == "NotReady"):
-                raise
-        except RPCError as exc:
-            if not (exc.status == RPCStatusCode.NOT_FOUND and slot_request.status == SlotRequestStatus.CREATED):
-                raise
-        await asyncio.sleep(NOT_READY_PAUSE_SECONDS)
