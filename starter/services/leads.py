@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import crm
 from db.events import LeadClosed, LeadCreated, LeadPhaseChanged, SalesProcessChanged, TaskCreated, record_event
-from db.models import Appointment, Contact, Lead, Property, SalesPhase, SalesProcess, Task, User
 from db.lead_store import hold_until, holds_until
 from db.models import Appointment, Contact, Lead, Message, Property, SalesPhase, SalesProcess, Task, User
 from starter.services.context import Services
@@ -250,37 +249,6 @@ async def add_task(session: AsyncSession, lead_id: int, data: TaskInput, now: da
     return task
 
 
-# --- sales processes: use cases for the web app (each opens its own transaction) ---------------------------
-
-
-@dataclass(frozen=True)
-class ProcessOverview:
-    process: SalesProcess
-    phases: list[SalesPhase]
-    open_leads: int
-
-
-async def process_overview(services: Services) -> list[ProcessOverview]:
-    """Every sales process by name, with its phases in order and how many open leads run in it."""
-    async with services.sessions() as session:
-        processes = list(await session.scalars(select(SalesProcess).order_by(SalesProcess.name)))
-        counts: dict[int, int] = {
-            process_id: count
-            for process_id, count in (
-                await session.execute(
-                    select(Lead.process_id, func.count()).where(Lead.status == "open").group_by(Lead.process_id)
-                )
-            ).all()
-        }
-    return [
-        ProcessOverview(process, sorted(process.phases, key=lambda p: p.position), counts.get(process.id, 0))
-        for process in processes
-    ]
-
-
-async def load_process(services: Services, process_id: int) -> SalesProcess:
-    """One sales process with its phases; NotFoundError when there is none."""
-    async with services.sessions() as session:
 # --- use cases with their own transaction (the API and the office pages call these) ---------------------
 
 # A concurrent request won a uniqueness race (e.g. two processes with one name).
@@ -313,6 +281,31 @@ async def _snapshot(session: AsyncSession, lead: Lead) -> LeadSnapshot:
     return LeadSnapshot(lead, phase, await hold_until(session, lead.id))
 
 
+@dataclass(frozen=True)
+class ProcessOverview:
+    process: SalesProcess
+    phases: list[SalesPhase]
+    open_leads: int
+
+
+async def process_overview(services: Services) -> list[ProcessOverview]:
+    """Every sales process by name, with its phases in order and how many open leads run in it."""
+    async with services.sessions() as session:
+        processes = list(await session.scalars(select(SalesProcess).order_by(SalesProcess.name)))
+        counts: dict[int, int] = {
+            process_id: count
+            for process_id, count in (
+                await session.execute(
+                    select(Lead.process_id, func.count()).where(Lead.status == "open").group_by(Lead.process_id)
+                )
+            ).all()
+        }
+    return [
+        ProcessOverview(process, sorted(process.phases, key=lambda p: p.position), counts.get(process.id, 0))
+        for process in processes
+    ]
+
+
 async def list_processes(services: Services) -> list[SalesProcess]:
     """Every sales process with its phases, by name."""
     async with services.sessions() as session:
@@ -326,15 +319,6 @@ async def show_process(services: Services, process_id: int) -> SalesProcess:
 
 
 async def add_process(services: Services, data: SalesProcessInput) -> SalesProcess:
-    """Create a sales process, with its `sales_process.changed` event in the same transaction."""
-    async with services.sessions.begin() as session:
-        return await create_process(session, data)
-
-
-async def change_process(services: Services, process_id: int, data: SalesProcessInput) -> SalesProcess:
-    """Replace a process's settings and phases; its open leads reload them (see update_process)."""
-    async with services.sessions.begin() as session:
-        return await update_process(session, process_id, data)
     """A new sales process with its `sales_process.changed` event; LeadError when refused."""
     async with _transaction(services) as session:
         return await create_process(session, data)

@@ -151,7 +151,7 @@ async def create_process(request: Request, services: ServicesDep) -> Response:
 @router.get("/{process_id}", response_class=HTMLResponse)
 async def edit_process(request: Request, process_id: int, services: ServicesDep) -> Response:
     try:
-        process = await lead_service.load_process(services, process_id)
+        process = await lead_service.show_process(services, process_id)
     except lead_service.NotFoundError:
         return _missing(request, process_id)
     return _page(request, process_id, _values(process), None, 200)
@@ -163,7 +163,7 @@ async def update_process(request: Request, process_id: int, services: ServicesDe
     if data is None:
         return _page(request, process_id, shown, error, 422)
     try:
-        await lead_service.change_process(services, process_id, data)
+        await lead_service.replace_process(services, process_id, data)
     except lead_service.NotFoundError:
         return _missing(request, process_id)
     except lead_service.LeadError as exc:
