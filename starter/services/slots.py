@@ -11,11 +11,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from db.models import Property
+from db.models import Activity, InboundMail, Property
 from db.slot_store import NewSlotRequest, SlotRequestError, create_slot_request
 from starter.services.context import Services
 from starter.temporal.slots import ensure_slot_workflow, slot_handle
@@ -32,6 +33,38 @@ ACCEPT_TIMEOUT_SECONDS = 10.0
 NO_WORKER = "Der Workflow-Dienst antwortet gerade nicht. Bitte in einer Minute erneut versuchen."
 CHOICE_REJECTIONS = {"InvalidSlot": 422, "SlotPassed": 409, "AlreadyChosen": 409, "NotChoosable": 409}
 CLOSED = "Die Terminanfrage ist abgeschlossen; es kann kein Termin mehr gewählt werden"
+
+
+@dataclass(frozen=True)
+class MailReply:
+    """A prospect's mail about the request (a reply to its mails, or from its contact while it waited)."""
+
+    inbound_mail_id: int
+    received_at: datetime
+    sender: str | None
+    subject: str | None
+    text: str | None
+
+
+async def mail_replies(services: Services, request_id: int) -> list[MailReply]:
+    """Oldest first, as a conversation reads."""
+    async with services.sessions() as session:
+        rows = await session.execute(
+            select(InboundMail, Activity.text)
+            .outerjoin(Activity, Activity.id == InboundMail.activity_id)
+            .where(InboundMail.slot_request_id == request_id)
+            .order_by(InboundMail.id)
+        )
+        return [
+            MailReply(
+                inbound_mail_id=mail.id,
+                received_at=mail.created_at,
+                sender=mail.sender,
+                subject=mail.subject,
+                text=text,
+            )
+            for mail, text in rows.all()
+        ]
 
 
 @dataclass(frozen=True)
