@@ -384,8 +384,9 @@ class MailIntakeService:
                 lead_id=lead.id,
             )
             done.add(lead.taker_user_id)
-        if inquiry is not None or message is not None:
-            manager = (prop.manager_user_id if prop else None) or (message.user_id if message else None)
+        # The inquiry's property manager (or whom our mail was from), unless a lead or request claimed the reply.
+        if inquiry is not None or (message is not None and not targets):
+            manager = (prop.manager_user_id if prop and inquiry else None) or (message.user_id if message else None)
             if manager is None or manager not in done:
                 await create_task_once(
                     session,

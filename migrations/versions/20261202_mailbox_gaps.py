@@ -1,7 +1,6 @@
-# ruff: noqa: N999 - the revision file is named after the branch, as the integrator chains them
-"""mailbox-gaps: a reply mail remembers the time-slot request it answered
+"""mailbox_gaps: a reply mail remembers the time-slot request it answered
 
-Revision ID: mailbox-gaps
+Revision ID: mailbox_gaps
 Revises: mailbox
 Create Date: 2026-12-02 07:30:00
 """
@@ -11,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "mailbox-gaps"
+revision: str = "mailbox_gaps"  # the branch mailbox-gaps; Alembic refuses "-" in revision ids
 down_revision: str | None = "mailbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
