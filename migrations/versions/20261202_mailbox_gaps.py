@@ -18,7 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("inbound_mails") as batch:
-        batch.add_column(sa.Column("slot_request_id", sa.Integer(), nullable=True))
+        batch.add_column(
+            sa.Column("slot_request_id", sa.Integer(), nullable=True, comment="The time-slot request a reply answered.")
+        )
         batch.create_foreign_key(
             "fk_inbound_mails_slot_request_id_slot_requests", "slot_requests", ["slot_request_id"], ["id"]
         )
