@@ -17,6 +17,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from activities.mailbox import MailboxActivities
 from automations.triggers import event_data, get_trigger
 from db.base import utcnow
+from db.events import CATALOGUE, MailReplyReceived, TaskCreated
 from db.models import (
     Activity,
     Contact,
@@ -34,7 +35,9 @@ from db.session import SessionFactory
 from domain.passwords import hash_password
 from messaging.imap_client import ImapConfig, append
 from settings import Settings
+from starter.events.automations import AutomationEventHandler
 from starter.events.leads import LeadEventHandlers
+from starter.events.routing import routing_table
 from starter.intake.mail_service import MailIntakeService
 from starter.intake.service import IntakeService
 from starter.services.tasks import slot_request_of
@@ -267,3 +270,10 @@ async def test_a_mail_from_the_contact_of_a_waiting_slot_request_reaches_it(
         tasks = list(await session.scalars(select(Task)))
     assert mail.slot_request_id == waiting.id != expired.id
     assert [slot_request_of(t) for t in tasks] == [waiting.id]
+
+
+def test_the_reply_event_is_catalogued_and_routed_to_the_automations() -> None:
+    table = routing_table()
+    assert MailReplyReceived.KIND in CATALOGUE
+    assert [type(handler) for handler in table[MailReplyReceived.KIND]] == [AutomationEventHandler]
+    assert table[TaskCreated.KIND], "lead tasks (also a reply's) reach the lead workflows"
