@@ -297,6 +297,10 @@ class MailIntakeService:
             targets = await reply_targets(session, message, known, mail.sender)
             if message is None and inquiry is None and not targets:
                 return False
+            if message is None and inquiry is None and self._is_portal_mail(mail, mailbox):
+                # Only the sender matched a lead or request, and the mail is an inquiry a parser reads (a
+                # website form sent in the prospect's name): a new inquiry, not an answer to us.
+                return False
             text = reply_text(mail)
             lead = targets.leads[0] if targets.leads else None
             slot = targets.slot_request
@@ -348,6 +352,9 @@ class MailIntakeService:
                 session=session,
             )
             return True
+
+    def _is_portal_mail(self, mail: MailView, mailbox: str) -> bool:
+        return parse_mail(mail, mailbox=mailbox, time_zone=self._intake.time_zone).payload is not None
 
     async def _reply_tasks(
         self,

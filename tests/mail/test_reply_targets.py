@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,6 +53,7 @@ pytestmark = pytest.mark.timeout(120)
 PROSPECT = "klara@example.com"
 REPLY_TEXT = "Guten Tag, ich melde mich wegen der Wohnung: Dienstag ab 17 Uhr passt mir gut."
 PASSWORD = "reply-targets-pw"
+DATA = Path(__file__).parent.parent / "data" / "mail"
 
 
 def reply_mail(sender: str, *, in_reply_to: str | None = None, tag: str = "1") -> bytes:
@@ -277,3 +279,16 @@ def test_the_reply_event_is_catalogued_and_routed_to_the_automations() -> None:
     assert MailReplyReceived.KIND in CATALOGUE
     assert [type(handler) for handler in table[MailReplyReceived.KIND]] == [AutomationEventHandler]
     assert table[TaskCreated.KIND], "lead tasks (also a reply's) reach the lead workflows"
+
+
+async def test_a_website_form_sent_in_a_lead_contacts_name_stays_an_inquiry(
+    office: dict[str, Any], imap: ImapConfig, sessions: SessionFactory, settings: Settings
+) -> None:
+    contact = await factories.contact(sessions, email="paula.paessler@example.org")
+    await make_lead(sessions, office, contact)
+    form = (DATA / "website_form.eml").read_bytes()
+    form = form.replace(b"From: Website <www-data@immoflow-makler.de>", b"From: Paula <paula.paessler@example.org>")
+    form = form.replace(b"anfragen@immoflow.local", b"anfragen@office.example")
+    await append(imap, form)
+    assert await poll(sessions, settings, office["mailbox"].id) == {"inquiry": 1}
+    assert await events(sessions, "mail.reply_received") == []
