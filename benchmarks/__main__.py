@@ -7,6 +7,8 @@ fallback starts would only race them.
 
 Other suites live in their own modules with their own options and are run as child processes:
 `python -m benchmarks --suite leads` (or `all`). Add a suite by adding its module to EXTRA_SUITES.
+Plain `python -m benchmarks` (`make bench`) runs the inquiry suite and then the mailbox suite on a smaller
+backlog (DEFAULT_MAILBOX_COUNT, printed with its figures), so its ratio and latency sit next to the others.
 """
 
 from __future__ import annotations
@@ -30,10 +32,16 @@ from benchmarks.inquiries import intake as intake_phase
 from benchmarks.measure import machine, say
 from benchmarks.scale import scale
 from benchmarks.stack import ProcessStack
+from benchmarks.suites import (
+    DEFAULT,
+    DEFAULT_MAILBOX_COUNT,
+    DEFAULT_SUITES,
+    EXTRA_SUITES,
+    extra_suite_commands,
+    runs_inquiries,
+)
 
 PHASES = ("throughput", "intake", "latency", "scale")
-# Suites of other workflows: module name → how to run it (each a `main()` with its own arguments).
-EXTRA_SUITES = {"leads": "benchmarks.leads", "mailbox": "benchmarks.mailbox"}
 
 
 async def phase(name: str, run: Coroutine[Any, Any, None]) -> None:
@@ -82,7 +90,17 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--suite", choices=["inquiries", *EXTRA_SUITES, "all"], default="inquiries")
+    parser.add_argument(
+        "--suite",
+        choices=[DEFAULT, "inquiries", *EXTRA_SUITES, "all"],
+        default=DEFAULT,
+        help=f"default: inquiries, then {', '.join(DEFAULT_SUITES)} (a {DEFAULT_MAILBOX_COUNT}-mail backlog)",
+    )
+    parser.add_argument(
+        "--mailbox-count",
+        type=int,
+        help=f"backlog of the mailbox suite (default {DEFAULT_MAILBOX_COUNT} in the plain run, else 1000)",
+    )
     parser.add_argument("--only", help=f"comma-separated phases of the inquiry suite: {','.join(PHASES)}")
     parser.add_argument("--count", type=int, default=300, help="workflows per side of the throughput ratio")
     parser.add_argument("--intake-count", type=int, default=500, help="calls per side of the intake ratio")
@@ -96,7 +114,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the stack directory (logs, databases)")
     args = parser.parse_args()
 
-    if args.suite in ("inquiries", "all"):
+    if runs_inquiries(args.suite):
         root = Path(tempfile.mkdtemp(prefix="immoflow-bench-"))
         try:
             asyncio.run(run_inquiries(args, root))
@@ -105,9 +123,8 @@ def main() -> None:
                 print(f"stack directory: {root}", flush=True)
             else:
                 shutil.rmtree(root, ignore_errors=True)
-    for name, module in EXTRA_SUITES.items():
-        if args.suite in (name, "all"):
-            subprocess.run([sys.executable, "-m", module], check=True)
+    for command in extra_suite_commands(args.suite, args.mailbox_count):
+        subprocess.run(command, check=True)
 
 
 if __name__ == "__main__":

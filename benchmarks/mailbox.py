@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -158,7 +159,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000, help="backlog size and number of HTTP posts")
     parser.add_argument("--latency-count", type=int, default=50)
     args = parser.parse_args()
-    asyncio.run(run(args.count, args.latency_count))
+    try:
+        asyncio.run(run(args.count, args.latency_count))
+    finally:
+        shutil.rmtree(ROOT, ignore_errors=True)  # the run's database: part of every `make bench` now
 
 
 if __name__ == "__main__":

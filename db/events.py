@@ -184,6 +184,23 @@ class MailReaction(Event):
     reason: str
 
 
+class MailReplyReceived(Event):
+    """A prospect's reply, with everything it was matched to: inquiry, open leads, a time-slot request.
+
+    Written once per reply with its journal entry. Automations start on it ("Antwort per E-Mail"); a
+    lead hears of it through the lead-linked task written in the same transaction (`task.created`).
+    """
+
+    KIND = "mail.reply_received"
+    inbound_mail_id: int
+    activity_id: int
+    mailbox: str
+    contact_id: int | None
+    inquiry_id: int | None
+    lead_ids: list[int]
+    slot_request_id: int | None
+
+
 class MailboxChanged(Event):
     """A mailbox was created or edited: its watcher workflow starts (or learns it is off)."""
 
@@ -219,6 +236,7 @@ CATALOGUE: dict[str, type[Event]] = {
         ConsentRequested,
         ContactObjected,
         MailReaction,
+        MailReplyReceived,
         MailboxChanged,
     )
 }

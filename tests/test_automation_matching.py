@@ -108,6 +108,7 @@ def test_registries_cover_the_issue() -> None:
         "appointment.created",
         "deal.stage_changed",
         "birthday",
+        "mail.reply_received",
     }
     assert set(actions()) == {
         "create_contact",

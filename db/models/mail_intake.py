@@ -53,5 +53,8 @@ class InboundMail(CreatedAtMixin, Base):
     inquiry_id: Mapped[int | None] = mapped_column(ForeignKey("inquiries.id"))
     related_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
+    slot_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("slot_requests.id"), index=True, comment="The time-slot request a reply answered."
+    )
     processed_at: Mapped[datetime | None]
     decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -28,7 +28,10 @@ def routing_table() -> dict[str, list[EventHandler]]:
     """Every event kind with its handlers, called in this order. Settings are read when an event arrives."""
     table: defaultdict[str, list[EventHandler]] = defaultdict(list)
     automation = AutomationEventHandler(lambda: get_settings().task_queue, lambda: get_settings().automation_max_depth)
-    for kind in triggers():  # every trigger's event may start automation runs
+    # Every trigger's event may start automation runs; among them `mail.reply_received`, the reply event that
+    # names the inquiry, leads and time-slot request it concerns. Leads hear of a reply through the lead task
+    # written with it (`task.created` below), the inquiry through `inquiry.mail_reaction`.
+    for kind in triggers():
         table[kind].append(automation)
     table[INQUIRY_RECEIVED].append(inquiry_received_handler())
     for kind, handler in LeadEventHandlers(lambda: get_settings().task_queue).routes().items():

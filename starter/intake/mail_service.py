@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import utcnow
 from db.crm import create_task_once
 from db.crm_writes import add_activity
-from db.events import MailReaction, record_event
+from db.events import MailReaction, MailReplyReceived, record_event
 from db.models import (
     Activity,
     ActivityKind,
@@ -48,6 +48,7 @@ from starter.intake.mail_classify import (
     is_bounce,
     original_message_ids,
 )
+from starter.intake.mail_targets import ReplyTargets, reply_targets, slot_recipient_user
 from starter.intake.payload import InquiryPayload, PayloadError
 from starter.intake.service import IntakeRejected, IntakeService, RawBody
 
@@ -187,6 +188,7 @@ class MailIntakeService:
         parser: str | None = None,
         related_message_id: int | None = None,
         activity_id: int | None = None,
+        slot_request_id: int | None = None,
         session: AsyncSession | None = None,
     ) -> None:
         async def apply(s: AsyncSession) -> None:
@@ -196,6 +198,7 @@ class MailIntakeService:
             row.inquiry_id = inquiry_id or row.inquiry_id
             row.related_message_id = related_message_id
             row.activity_id = activity_id
+            row.slot_request_id = slot_request_id
             row.processed_at = utcnow()
 
         if session is not None:
@@ -290,11 +293,24 @@ class MailIntakeService:
             if message is not None and message.channel != "email":
                 message = None
             inquiry = await self._inquiry_for(session, message, mail, mailbox)
-            if message is None and inquiry is None:
+            known = (inquiry.contact_id if inquiry else None) or (message.contact_id if message else None)
+            targets = await reply_targets(session, message, known, mail.sender)
+            if message is None and inquiry is None and not targets:
+                return False
+            if message is None and inquiry is None and self._is_portal_mail(mail, mailbox):
+                # Only the sender matched a lead or request, and the mail is an inquiry a parser reads (a
+                # website form sent in the prospect's name): a new inquiry, not an answer to us.
                 return False
             text = reply_text(mail)
-            prop = await session.get(Property, inquiry.property_id) if inquiry and inquiry.property_id else None
-            contact_id = (inquiry.contact_id if inquiry else None) or (message.contact_id if message else None)
+            lead = targets.leads[0] if targets.leads else None
+            slot = targets.slot_request
+            property_id = (
+                (inquiry.property_id if inquiry else None)
+                or (lead.property_id if lead else None)
+                or (slot.property_id if slot else None)
+            )
+            prop = await session.get(Property, property_id) if property_id else None
+            contact_id = known or targets.contact_id
             activity = await add_activity(
                 session,
                 Activity(
@@ -308,21 +324,22 @@ class MailIntakeService:
                 ),
             )
             who = mail.sender_name or mail.sender
-            manager = (prop.manager_user_id if prop else None) or (message.user_id if message else None)
-            await create_task_once(
-                session,
-                idempotency_key=f"mail:{inbound_id}:reply-task",
-                title=f"Antwort von {who} lesen",
-                body=text,
-                assignee_user_id=manager,
-                contact_id=contact_id,
-                property_id=prop.id if prop else None,
-                inquiry_id=inquiry.id if inquiry else None,
-                lead_id=message.lead_id if message else None,
-            )
+            await self._reply_tasks(session, inbound_id, who, text, inquiry, message, prop, contact_id, targets)
             if inquiry is not None:
                 self._step(session, inquiry, f"mail:{inbound_id}", REPLY_REASON, text[:500])
                 self._reaction(session, inquiry, "reply", inbound_id, REPLY_REASON, activity_id=activity.id)
+            record_event(
+                session,
+                MailReplyReceived(
+                    inbound_mail_id=inbound_id,
+                    activity_id=activity.id,
+                    mailbox=mailbox,
+                    contact_id=contact_id,
+                    inquiry_id=inquiry.id if inquiry else None,
+                    lead_ids=[lead.id for lead in targets.leads],
+                    slot_request_id=slot.id if slot else None,
+                ),
+            )
             await self._finish(
                 inbound_id,
                 InboundKind.REPLY,
@@ -331,9 +348,77 @@ class MailIntakeService:
                 inquiry_id=inquiry.id if inquiry else None,
                 related_message_id=message.id if message else None,
                 activity_id=activity.id,
+                slot_request_id=slot.id if slot else None,
                 session=session,
             )
             return True
+
+    def _is_portal_mail(self, mail: MailView, mailbox: str) -> bool:
+        return parse_mail(mail, mailbox=mailbox, time_zone=self._intake.time_zone).payload is not None
+
+    async def _reply_tasks(
+        self,
+        session: AsyncSession,
+        inbound_id: int,
+        who: str,
+        text: str,
+        inquiry: Inquiry | None,
+        message: Message | None,
+        prop: Property | None,
+        contact_id: int | None,
+        targets: ReplyTargets,
+    ) -> None:
+        """One task "Antwort von … lesen" per person the reply concerns, each keyed, so a retry adds none.
+
+        A lead's task is linked to the lead: its `task.created` reaches the lead's workflow, which ends the
+        overdue episode (seed 004: "a new task") and restarts the phase clock at the task's creation. That is
+        what a reply means for an overdue lead: the prospect moved, the next step is the agent's, and the
+        task in the inbox says so more precisely than another "überfällig" reminder would; left undone,
+        the lead is overdue again one phase duration later and the reminders resume.
+        """
+        title = f"Antwort von {who} lesen"
+        done: set[int] = set()
+        for lead in targets.leads:
+            await create_task_once(
+                session,
+                idempotency_key=f"mail:{inbound_id}:lead:{lead.id}:reply-task",
+                title=title,
+                body=text,
+                assignee_user_id=lead.taker_user_id,
+                contact_id=lead.contact_id,
+                property_id=lead.property_id,
+                inquiry_id=inquiry.id if inquiry else None,
+                lead_id=lead.id,
+            )
+            done.add(lead.taker_user_id)
+        # The inquiry's property manager (or whom our mail was from), unless a lead or request claimed the reply.
+        if inquiry is not None or (message is not None and not targets):
+            manager = (prop.manager_user_id if prop and inquiry else None) or (message.user_id if message else None)
+            if manager is None or manager not in done:
+                await create_task_once(
+                    session,
+                    idempotency_key=f"mail:{inbound_id}:reply-task",
+                    title=title,
+                    body=text,
+                    assignee_user_id=manager,
+                    contact_id=contact_id,
+                    property_id=prop.id if prop else None,
+                    inquiry_id=inquiry.id if inquiry else None,
+                    lead_id=message.lead_id if message else None,
+                )
+        slot = targets.slot_request
+        if slot is not None:
+            # The key names the request (slots:<id>:…): the task inbox links the task to it. Always its own
+            # task, even for a person who has one above: it belongs to the request's answer.
+            await create_task_once(
+                session,
+                idempotency_key=f"slots:{slot.id}:mail-reply:{inbound_id}",
+                title=f"{title} (Terminanfrage {slot.id})",
+                body=text,
+                assignee_user_id=await slot_recipient_user(session, slot),
+                contact_id=slot.contact_id,
+                property_id=slot.property_id,
+            )
 
     @staticmethod
     def _step(session: AsyncSession, inquiry: Inquiry, key: str, title: str, detail: str | None) -> None:

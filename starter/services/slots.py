@@ -21,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from db.app_settings import save_section
 from db.base import utcnow
-from db.models import Appointment, Contact, Property, SlotProposal, SlotRequest, User
+from db.models import Activity, Appointment, Contact, InboundMail, Property, SlotProposal, SlotRequest, User
 from db.session import SessionFactory
 from db.slot_store import (
     SETTINGS_KEY,
@@ -50,6 +50,38 @@ ACCEPT_TIMEOUT_SECONDS = 10.0
 NO_WORKER = "Der Workflow-Dienst antwortet gerade nicht. Bitte in einer Minute erneut versuchen."
 CHOICE_REJECTIONS = {"InvalidSlot": 422, "SlotPassed": 409, "AlreadyChosen": 409, "NotChoosable": 409}
 CLOSED = "Die Terminanfrage ist abgeschlossen; es kann kein Termin mehr gewählt werden"
+
+
+@dataclass(frozen=True)
+class MailReply:
+    """A prospect's mail about the request (a reply to its mails, or from its contact while it waited)."""
+
+    inbound_mail_id: int
+    received_at: datetime
+    sender: str | None
+    subject: str | None
+    text: str | None
+
+
+async def mail_replies(services: Services, request_id: int) -> list[MailReply]:
+    """Oldest first, as a conversation reads."""
+    async with services.sessions() as session:
+        rows = await session.execute(
+            select(InboundMail, Activity.text)
+            .outerjoin(Activity, Activity.id == InboundMail.activity_id)
+            .where(InboundMail.slot_request_id == request_id)
+            .order_by(InboundMail.id)
+        )
+        return [
+            MailReply(
+                inbound_mail_id=mail.id,
+                received_at=mail.created_at,
+                sender=mail.sender,
+                subject=mail.subject,
+                text=text,
+            )
+            for mail, text in rows.all()
+        ]
 
 
 @dataclass(frozen=True)

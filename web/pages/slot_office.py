@@ -157,6 +157,7 @@ async def slot_request_detail(request: Request, request_id: int, services: Servi
     ]
     context = {
         "appointment": page.appointment,
+        "mail_replies": await slot_service.mail_replies(services, request_id),
         "delivered_to": delivered_to,
         "row": row,
         "contact": page.contact,
