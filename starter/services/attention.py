@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
@@ -22,6 +23,9 @@ from temporalio.client import Client
 from db.models import Message
 from db.models.messaging import MessageStatus
 from db.session import SessionFactory
+
+if TYPE_CHECKING:
+    from starter.services.context import Services
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,11 @@ async def retrying_deliveries(sessions: SessionFactory, attempts: int = ATTENTIO
 async def needs_attention(sessions: SessionFactory, connect: Callable[[], Awaitable[Client]]) -> Attention:
     workflows = await failing_workflow_tasks(connect)
     return Attention(failing_workflow_tasks=workflows, retrying_deliveries=await retrying_deliveries(sessions))
+
+
+async def office_attention(services: Services) -> Attention:
+    """What needs the office's attention now, for the dashboard banner, /healthz and /metrics alike."""
+    return await needs_attention(services.sessions, services.temporal)
 
 
 def attention_metric(attention: Attention) -> GaugeMetricFamily:

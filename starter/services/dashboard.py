@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Inquiry, InquiryStatus, Message, Property
 from messaging.inquiry_mail import key_facts
+from starter.services.attention import Attention, office_attention
+from starter.services.context import Services
+from starter.services.inquiry_views import InquiryDetail, InquiryPage, inquiry_detail, inquiry_page
 
 # The order of the count tabs: what needs attention first, then outcomes.
 STATUS_ORDER = [
@@ -115,3 +118,65 @@ def safe_link(url: str | None) -> str | None:
     if url.startswith("/") and not url.startswith("//"):
         return url
     return url if url.lower().startswith(("https://", "http://")) else None
+
+
+@dataclass(frozen=True)
+class DashboardOverview:
+    """One dashboard view: the page of inquiries and what surrounds it (tabs, titles, portals, attention)."""
+
+    page: InquiryPage
+    property_ref: str | None
+    counts: dict[str, int]
+    titles: dict[str, str]
+    portals: list[str]
+    attention: Attention
+
+
+async def dashboard_overview(
+    services: Services,
+    *,
+    status: str | None,
+    portal: str | None,
+    typed_ref: str | None,
+    page: int,
+    page_size: int,
+    visible: Any = None,
+) -> DashboardOverview:
+    """The dashboard list under its filters (a typed property number in any case), with counts per status."""
+    async with services.sessions() as session:
+        property_ref = await canonical_property_ref(session, typed_ref) if typed_ref and typed_ref.strip() else None
+        result = await inquiry_page(
+            session,
+            statuses=[status] if status else [],
+            portal=portal,
+            property_ref=property_ref,
+            include_ignored=False,
+            page=page,
+            page_size=page_size,
+            visible=visible,
+        )
+        counts = await status_counts(session, portal=portal, property_ref=property_ref, visible=visible)
+        titles = await property_titles(session, (item.property_ref for item in result.items))
+        known_portals = await portals(session)
+    return DashboardOverview(
+        page=result,
+        property_ref=property_ref,
+        counts=counts,
+        titles=titles,
+        portals=known_portals,
+        attention=await office_attention(services),
+    )
+
+
+async def inquiry_preview(services: Services, inquiry_id: int) -> tuple[InquiryDetail, PropertyCard | None] | None:
+    """The preview ("magnifier"): the inquiry's detail and its property's card; None when it does not exist."""
+    async with services.sessions() as session:
+        detail = await inquiry_detail(session, inquiry_id, services.settings)
+        card = await property_card(session, detail.property.id) if detail and detail.property else None
+    return None if detail is None else (detail, card)
+
+
+async def find_inquiry_message(services: Services, inquiry_id: int, message_id: int) -> Message | None:
+    """One mail of the inquiry as it was sent; None when it does not exist or belongs to another inquiry."""
+    async with services.sessions() as session:
+        return await inquiry_message(session, inquiry_id, message_id)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Contact, Inquiry, InquiryStatus, InquiryStep, Message, Property, User
 from settings import Settings
+from starter.services.context import Services
 
 
 class InquiryItem(BaseModel):
@@ -167,6 +168,37 @@ async def inquiry_detail(session: AsyncSession, inquiry_id: int, settings: Setti
         ],
         temporal_ui_url=settings.workflow_ui_url(inquiry.workflow_id),
     )
+
+
+async def inquiry_list(
+    services: Services,
+    *,
+    statuses: list[str],
+    portal: str | None,
+    property_ref: str | None,
+    include_ignored: bool,
+    page: int,
+    page_size: int,
+    visible: Any = None,
+) -> InquiryPage:
+    """The office's inquiry list (API and dashboard): one page under the filters, newest first."""
+    async with services.sessions() as session:
+        return await inquiry_page(
+            session,
+            statuses=statuses,
+            portal=portal,
+            property_ref=property_ref,
+            include_ignored=include_ignored,
+            page=page,
+            page_size=page_size,
+            visible=visible,
+        )
+
+
+async def find_inquiry(services: Services, inquiry_id: int) -> InquiryDetail | None:
+    """One inquiry with contact, property, timeline and mails (API and dashboard); None when it does not exist."""
+    async with services.sessions() as session:
+        return await inquiry_detail(session, inquiry_id, services.settings)
 
 
 def _item(inquiry: Inquiry) -> InquiryItem:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -19,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from db.app_settings import load_section
+from db.app_settings import load_section, save_section
 from db.base import utcnow
 from db.events import ConsentRequested, ContactObjected, record_event
-from db.legal_settings import SECTION, LegalSettings
+from db.legal_settings import SECTION, LegalSettings, OfficeIdentity
 from db.models import (
     AutomationRun,
     ConsentPurpose,
@@ -36,15 +37,20 @@ from db.models import (
     Objection,
     ObjectionScope,
     PrivacyAudit,
+    Property,
+    RawPayload,
     RunOutcome,
 )
 from db.privacy_store import ErasureResult, erase_contact, export_contact
 from db.session import SessionFactory
-from domain.addresses import email_hash
+from domain.addresses import address_of, email_hash
 from messaging.mail_policy import MailClass, mail_class_for
 from messaging.privacy_export import export_pdf
 from workflows.automation import AutomationRunWorkflow
 from workflows.automation_models import StopRun
+
+if TYPE_CHECKING:
+    from starter.services.context import Services
 
 log = logging.getLogger(__name__)
 
@@ -371,3 +377,250 @@ async def audit_log(session: AsyncSession, contact_id: int) -> list[PrivacyAudit
         select(PrivacyAudit).where(PrivacyAudit.contact_id == contact_id).order_by(PrivacyAudit.id)
     )
     return list(rows)
+
+
+# --- use cases of the web app (prospect pages and the office's privacy page) ------------------------------
+
+
+class PrivacyRequestError(Exception):
+    """A privacy use case that cannot be carried out; the message is the German reason for the office."""
+
+
+class ContactMissingError(PrivacyRequestError):
+    def __init__(self, contact_id: int) -> None:
+        super().__init__(f"Kontakt #{contact_id} existiert nicht")
+
+
+class PropertyMissingError(PrivacyRequestError):
+    def __init__(self, property_id: int) -> None:
+        super().__init__(f"Immobilie #{property_id} existiert nicht")
+
+
+class NoEmailError(PrivacyRequestError):
+    def __init__(self) -> None:
+        super().__init__("Der Kontakt hat keine E-Mail-Adresse")
+
+
+class LegalHoldError(PrivacyRequestError):
+    """Art. 17 (3) b DSGVO: a legal duty to keep (e.g. § 257 HGB) overrides the request until its date."""
+
+    def __init__(self, until: date) -> None:
+        super().__init__(f"Gesetzliche Aufbewahrungspflicht bis {until:%d.%m.%Y}: erst danach löschen")
+        self.until = until
+
+
+@dataclass(frozen=True)
+class ErasureOutcome:
+    result: ErasureResult
+    workflows_ended: list[str]
+
+
+@dataclass(frozen=True)
+class PrivacyOverview:
+    """What the office's privacy page lists for one contact: consents and objections (by id or address), audit."""
+
+    consents: list[ConsentRecord]
+    objections: list[Objection]
+    audit: list[PrivacyAudit]
+
+
+async def load_legal_settings(services: Services) -> LegalSettings:
+    """The office's identity and legal texts (defaults when none are stored)."""
+    async with services.sessions() as session:
+        return await legal_settings(session)
+
+
+async def save_legal_settings(services: Services, settings: LegalSettings) -> LegalSettings:
+    """Replace the office's identity and legal texts."""
+    async with services.sessions.begin() as session:
+        await save_section(session, SECTION, settings)
+    return settings
+
+
+async def office_identity(services: Services) -> OfficeIdentity:
+    """Who the prospect pages speak for (header, footer, Impressum, privacy notice)."""
+    return (await load_legal_settings(services)).identity
+
+
+async def keep_raw_payload(
+    services: Services, *, channel: str, content_type: str | None, body: str, remote_addr: str | None
+) -> int:
+    """Store an inbound body before anything else looks at it (committed whatever happens next); its id."""
+    async with services.sessions.begin() as session:
+        raw = RawPayload(channel=channel, content_type=content_type, body=body, remote_addr=remote_addr)
+        session.add(raw)
+    return raw.id
+
+
+async def unsubscribe_link_known(services: Services, token: str) -> bool:
+    """Whether TOKEN is the unsubscribe link of a mail we sent."""
+    async with services.sessions() as session:
+        return await message_for_token(session, token) is not None
+
+
+async def object_by_link(
+    services: Services, token: str, *, scope: ObjectionScope, source: str, origin: Origin, raw_payload_id: int
+) -> bool:
+    """The objection made with a mail's unsubscribe link; False when the link is unknown (nothing stored)."""
+    async with services.sessions.begin() as session:
+        message = await message_for_token(session, token)
+        if message is None:
+            return False
+        await record_objection(
+            session,
+            email=address_of(message.recipient),
+            scope=scope,
+            source=source,
+            origin=origin,
+            message=message,
+            raw_payload_id=raw_payload_id,
+        )
+    return True
+
+
+async def confirm_consent_link(services: Services, token: str, origin: Origin) -> str | None:
+    """The double opt-in click; the consent's status afterwards, None when the link is unknown."""
+    async with services.sessions.begin() as session:
+        record = await confirm_consent(session, token, origin)
+        return record.status if record else None
+
+
+async def find_contact(services: Services, contact_id: int) -> Contact:
+    """The contact whose privacy is handled; ContactMissingError when there is none."""
+    async with services.sessions() as session:
+        contact = await session.get(Contact, contact_id)
+    if contact is None:
+        raise ContactMissingError(contact_id)
+    return contact
+
+
+async def export_contact_data(services: Services, contact_id: int, *, user_id: int | None, form: str) -> dict[str, Any]:
+    """Art. 15: everything stored about the contact (audited); ContactMissingError when there is none."""
+    data = await export_data(services.sessions, contact_id, user_id=user_id, form=form)
+    if data is None:
+        raise ContactMissingError(contact_id)
+    return data
+
+
+async def export_contact_pdf(services: Services, contact_id: int, *, user_id: int | None) -> bytes:
+    """Art. 15 as a readable PDF (audited as format `pdf`); ContactMissingError when there is none."""
+    document = await export_pdf_document(
+        services.sessions, contact_id, user_id=user_id, time_zone=services.settings.time_zone
+    )
+    if document is None:
+        raise ContactMissingError(contact_id)
+    return document
+
+
+async def erase_contact_data(
+    services: Services, contact_id: int, *, user_id: int | None, origin: str, force: bool = False
+) -> ErasureOutcome:
+    """Art. 17: anonymise the contact and end its workflows, unless a legal duty to keep holds (FORCE overrides).
+
+    Without Temporal the rows are anonymised anyway; the retention scan ends the workflows later.
+    """
+    contact = await find_contact(services, contact_id)
+    today = datetime.now(ZoneInfo(services.settings.time_zone)).date()
+    held = (
+        contact.retention_reason == "legal_duty" and contact.retain_until is not None and contact.retain_until >= today
+    )
+    if held and not force and contact.retain_until is not None:
+        raise LegalHoldError(contact.retain_until)
+    try:
+        client: Client | None = await services.temporal()
+    except RuntimeError:
+        client = None
+    result = await erase(
+        services.sessions, client, contact_id, user_id=user_id, data_dir=services.settings.data_dir, origin=origin
+    )
+    if result is None:
+        raise ContactMissingError(contact_id)
+    return ErasureOutcome(result=result, workflows_ended=result.workflow_ids if client else [])
+
+
+async def request_office_consent(
+    services: Services, contact_id: int, *, user_id: int | None, note: str
+) -> ConsentRecord:
+    """A wish for offers that reached the office another way: recorded, then asked by double opt-in mail."""
+    async with services.sessions.begin() as session:
+        contact = await session.get(Contact, contact_id)
+        if contact is None:
+            raise ContactMissingError(contact_id)
+        if not contact.email:
+            raise NoEmailError()
+        legal = await legal_settings(session)
+        who = f"Benutzer #{user_id}" if user_id else "API"
+        return await record_consent(
+            session,
+            purpose=ConsentPurpose.ADVERTISING,
+            email=contact.email,
+            text=legal.consent_text,
+            version=legal.consent_version,
+            origin=Origin(ip=None, user_agent=None, page=f"Büro ({who}) {note}".strip()),
+            contact_id=contact.id,
+        )
+
+
+async def record_office_objection(
+    services: Services, contact_id: int, *, scope: ObjectionScope, user_id: int | None
+) -> int:
+    """An objection that reached the office by phone or letter, recorded like the one-click one; its id."""
+    async with services.sessions.begin() as session:
+        contact = await session.get(Contact, contact_id)
+        if contact is None:
+            raise ContactMissingError(contact_id)
+        if not contact.email:
+            raise NoEmailError()
+        objection = await record_objection(
+            session,
+            email=contact.email,
+            scope=scope,
+            source="office",
+            origin=Origin(ip=None, user_agent=None, page=None),
+            contact_id=contact.id,
+            user_id=user_id,
+        )
+        return objection.id
+
+
+async def set_property_widerruf(services: Services, property_id: int, mode: str | None) -> None:
+    """Whether this property's exposé starts a broker contract with a right of withdrawal (None: the office's)."""
+    async with services.sessions.begin() as session:
+        prop = await session.get(Property, property_id)
+        if prop is None:
+            raise PropertyMissingError(property_id)
+        prop.widerruf_mode = mode
+
+
+async def set_contact_retention(
+    services: Services, contact_id: int, *, retain_until: date | None, reason: str | None
+) -> None:
+    """Until when (and why) the contact's data is kept."""
+    async with services.sessions.begin() as session:
+        contact = await session.get(Contact, contact_id)
+        if contact is None:
+            raise ContactMissingError(contact_id)
+        contact.retain_until = retain_until
+        contact.retention_reason = reason
+
+
+async def privacy_overview(services: Services, contact: Contact) -> PrivacyOverview:
+    """The contact's consents and objections (also those recorded under the address only) and the audit log."""
+    async with services.sessions() as session:
+        hashes = [email_hash(contact.email)] if contact.email else []
+        consents = list(
+            await session.scalars(
+                select(ConsentRecord)
+                .where((ConsentRecord.contact_id == contact.id) | ConsentRecord.email_hash.in_(hashes))
+                .order_by(ConsentRecord.id)
+            )
+        )
+        objections = list(
+            await session.scalars(
+                select(Objection)
+                .where((Objection.contact_id == contact.id) | Objection.email_hash.in_(hashes))
+                .order_by(Objection.id)
+            )
+        )
+        audit = await audit_log(session, contact.id)
+    return PrivacyOverview(consents=consents, objections=objections, audit=audit)

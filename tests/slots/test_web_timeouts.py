@@ -14,6 +14,7 @@ from db.session import SessionFactory
 from domain.links import LinkSigner
 from messaging.inquiry_mail import CONFIRM_PURPOSE
 from settings import Settings
+from starter.services import confirmations as confirm_service
 from starter.services import slots as slot_service
 from starter.temporal.inquiries import start_inquiry_workflow
 from starter.temporal.slots import start_slot_workflow
@@ -21,7 +22,6 @@ from tests import factories
 from tests.http import app_client
 from tests.slot_harness import SlotHarness, proposals
 from tests.slots.test_slot_pages import form_data, path
-from web.pages import confirm as confirm_pages
 from web.pages import slots as slot_pages
 from workflows.slot_models import SlotState
 
@@ -32,7 +32,7 @@ SHORT = 0.5  # seconds; the production constants are 10 s
 @pytest.fixture(autouse=True)
 def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(slot_pages, "UPDATE_TIMEOUT_SECONDS", SHORT)
-    monkeypatch.setattr(confirm_pages, "UPDATE_TIMEOUT_SECONDS", SHORT)
+    monkeypatch.setattr(confirm_service, "UPDATE_TIMEOUT_SECONDS", SHORT)
     monkeypatch.setattr(slot_service, "ACCEPT_TIMEOUT_SECONDS", SHORT)
 
 

@@ -23,13 +23,12 @@ from starter.intake.service import (
     OVERSIZE_KEPT_BYTES,
     IntakeRejected,
     IntakeResult,
-    IntakeService,
     Parser,
     RawBody,
 )
-from starter.intake.starting import temporal_starter
 from starter.services.context import Services
-from starter.services.inquiry_views import InquiryDetail, InquiryPage, inquiry_detail, inquiry_page
+from starter.services.inquiry_intake import intake_for
+from starter.services.inquiry_views import InquiryDetail, InquiryPage, find_inquiry, inquiry_list
 from web.dependencies import ServicesDep
 from web.security.roles import ViewerDep
 from web.security.visibility import inquiry_condition, require_visible
@@ -120,17 +119,16 @@ async def list_inquiries(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> InquiryPage:
-    async with services.sessions() as session:
-        return await inquiry_page(
-            session,
-            statuses=[str(value) for value in status or []],
-            portal=portal,
-            property_ref=property_ref,
-            include_ignored=include_ignored,
-            page=page,
-            page_size=page_size,
-            visible=inquiry_condition(viewer),
-        )
+    return await inquiry_list(
+        services,
+        statuses=[str(value) for value in status or []],
+        portal=portal,
+        property_ref=property_ref,
+        include_ignored=include_ignored,
+        page=page,
+        page_size=page_size,
+        visible=inquiry_condition(viewer),
+    )
 
 
 @router.get(
@@ -139,21 +137,14 @@ async def list_inquiries(
     summary="One inquiry: status, contact, property, timeline, messages",
 )
 async def get_inquiry(inquiry_id: int, services: ServicesDep) -> InquiryDetail:
-    async with services.sessions() as session:
-        detail = await inquiry_detail(session, inquiry_id, services.settings)
+    detail = await find_inquiry(services, inquiry_id)
     if detail is None:
         raise HTTPException(404, f"Inquiry {inquiry_id} does not exist.")
     return detail
 
 
 async def _intake(request: Request, services: Services, channel: str, parse: Parser) -> JSONResponse:
-    settings = services.settings
-    intake = IntakeService(
-        services.sessions,
-        start_workflow=temporal_starter(services.temporal, settings.task_queue),
-        time_zone=settings.time_zone,
-        default_mailbox=settings.default_intake_mailbox,
-    )
+    intake = intake_for(services)
     data, declared_length, oversized = await _read_body(request)
     raw = RawBody(
         channel=channel,
@@ -169,7 +160,9 @@ async def _intake(request: Request, services: Services, channel: str, parse: Par
         return JSONResponse(
             {"detail": rejected.reason, "quarantine_id": rejected.quarantine_id}, status_code=rejected.status_code
         )
-    return JSONResponse(_accepted(result, settings.public_base_url).model_dump(), status_code=_status_code(result))
+    return JSONResponse(
+        _accepted(result, services.settings.public_base_url).model_dump(), status_code=_status_code(result)
+    )
 
 
 async def _read_body(request: Request) -> tuple[bytes, int | None, bool]:

@@ -14,8 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.process_collector import ProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from starter.ops.metrics import _Fixed, domain_registry
-from starter.services.attention import attention_metric, needs_attention
+from starter.ops.metrics import _Fixed
+from starter.services.attention import attention_metric, office_attention
+from starter.services.health import domain_metrics
 from web.dependencies import ServicesDep
 from web.security.ops import ops_authorised
 
@@ -90,8 +91,8 @@ async def metrics(request: Request, services: ServicesDep) -> Response:
     http: HttpMetrics | None = getattr(request.app.state, "http_metrics", None)
     if http is not None:
         body += generate_latest(http.registry)
-    body += generate_latest(await domain_registry(services.sessions))
+    body += generate_latest(await domain_metrics(services))
     attention = CollectorRegistry(auto_describe=False)
-    attention.register(_Fixed([attention_metric(await needs_attention(services.sessions, services.temporal))]))
+    attention.register(_Fixed([attention_metric(await office_attention(services))]))
     body += generate_latest(attention)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -7,35 +7,26 @@ is stored can always be read back and become a workflow's configuration.
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from db.app_settings import INQUIRY_MANAGER_KEY, load_section, save_section
-from messaging import default_templates
-from messaging.template_store import ensure_default_templates
 from starter.services.context import Services
+from starter.services.inquiry_settings import StoredSettingsInvalidError, read_inquiry_config, write_inquiry_config
 from web.dependencies import ServicesDep
 from web.security.roles import AdminOnly
 from workflows.inquiry_models import PRODUCTION_MIN_FOLLOWUP_INTERVAL, InquiryManagerConfig
 
-log = logging.getLogger(__name__)
+# The page (web.pages.settings) imports these from here; they are the service's.
+__all__ = ["StoredSettingsInvalidError", "config_problems", "read_inquiry_config", "router", "write_inquiry_config"]
+
 router = APIRouter(prefix="/api/settings", tags=["settings"], dependencies=[AdminOnly])
 
 # Far below Temporal's 2 MB payload limit: the snapshot travels in every inquiry's history.
 MAX_DOCUMENT_BYTES = 64 * 1024
 FIELDS = frozenset(InquiryManagerConfig.model_fields)
-
-
-class StoredSettingsInvalidError(Exception):
-    """The stored document no longer validates (written before the bounds existed)."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__(", ".join(errors))
-        self.fields = errors
 
 
 def config_problems(config: InquiryManagerConfig, *, production: bool) -> dict[str, str]:
@@ -52,24 +43,6 @@ def config_problems(config: InquiryManagerConfig, *, production: bool) -> dict[s
         for error in exc.errors():
             problems[str(error["loc"][0])] = str(error["msg"])
     return problems
-
-
-async def read_inquiry_config(services: Services) -> InquiryManagerConfig:
-    async with services.sessions() as session:
-        try:
-            return await load_section(session, INQUIRY_MANAGER_KEY, InquiryManagerConfig)
-        except ValidationError as exc:
-            fields = sorted({".".join(str(part) for part in error["loc"]) for error in exc.errors()})
-            log.warning("stored inquiry manager settings are invalid: %s", fields)
-            raise StoredSettingsInvalidError(fields) from exc
-
-
-async def write_inquiry_config(services: Services, config: InquiryManagerConfig) -> InquiryManagerConfig:
-    """Saves CONFIG and makes sure every reminder 1..K has a template of its own (seed 000)."""
-    async with services.sessions.begin() as session:
-        await ensure_default_templates(session, default_templates.defaults(config.followup_attempts))
-        await save_section(session, INQUIRY_MANAGER_KEY, config)
-    return config
 
 
 def _rejected(problems: dict[str, str]) -> RequestValidationError:

@@ -19,8 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from db.base import utcnow
 from db.models import Inquiry, InquiryStatus
 from starter.services import dashboard as queries
-from starter.services.attention import needs_attention
-from starter.services.inquiry_views import InquiryDetail, InquiryItem, inquiry_detail, inquiry_page
+from starter.services.inquiry_views import InquiryDetail, InquiryItem
 from web.dependencies import ServicesDep
 from web.security.headers import MAIL_FRAME_HEADERS
 from web.security.roles import viewer
@@ -115,28 +114,16 @@ async def dashboard(
     portal = (portal or "").strip().lower() or None
     page_number = _positive_int(page)
     visible = inquiry_condition(viewer(request))
-    async with services.sessions() as session:
-        property_ref = await queries.canonical_property_ref(session, ref) if ref and ref.strip() else None
-        result = await inquiry_page(
-            session,
-            statuses=[status] if status else [],
-            portal=portal,
-            property_ref=property_ref,
-            include_ignored=False,
-            page=page_number,
-            page_size=PAGE_SIZE,
-            visible=visible,
-        )
-        counts = await queries.status_counts(session, portal=portal, property_ref=property_ref, visible=visible)
-        titles = await queries.property_titles(session, (item.property_ref for item in result.items))
-        known_portals = await queries.portals(session)
-    attention = await needs_attention(services.sessions, services.temporal)
+    overview = await queries.dashboard_overview(
+        services, status=status, portal=portal, typed_ref=ref, page=page_number, page_size=PAGE_SIZE, visible=visible
+    )
+    result, property_ref, counts = overview.page, overview.property_ref, overview.counts
     now = utcnow()
     rows = [
         Row(
             item=item,
             received=received_label(item.received_at, now, time_zone),
-            property_title=titles.get(item.property_ref or ""),
+            property_title=overview.titles.get(item.property_ref or ""),
             next_step=next_step_text(item.status, item.next_step, item.next_step_at, time_zone),
             status_label=status_label(item.status, item.next_step, item.next_step_at, now),
         )
@@ -153,10 +140,10 @@ async def dashboard(
     context = {
         "rows": rows,
         "counts": counts,
-        "attention": attention,
+        "attention": overview.attention,
         "total_visible": sum(counts.values()),
         "status_order": [str(s) for s in queries.STATUS_ORDER],
-        "portals": known_portals,
+        "portals": overview.portals,
         "filters": filters,
         "page": page_number,
         "pages": max(1, math.ceil(result.total / PAGE_SIZE)),
@@ -173,11 +160,10 @@ async def dashboard(
     dependencies=[require_visible(Inquiry, "inquiry_id")],
 )
 async def inquiry_preview(request: Request, inquiry_id: int, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        detail = await inquiry_detail(session, inquiry_id, services.settings)
-        card = await queries.property_card(session, detail.property.id) if detail and detail.property else None
-    if detail is None:
+    preview = await queries.inquiry_preview(services, inquiry_id)
+    if preview is None:
         return not_found(request, t("error.inquiry_missing"))
+    detail, card = preview
     context = {
         "inquiry": detail,
         "card": card,
@@ -199,8 +185,7 @@ async def inquiry_preview(request: Request, inquiry_id: int, services: ServicesD
     dependencies=[require_visible(Inquiry, "inquiry_id")],
 )
 async def message_view(request: Request, inquiry_id: int, message_id: int, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        message = await queries.inquiry_message(session, inquiry_id, message_id)
+    message = await queries.find_inquiry_message(services, inquiry_id, message_id)
     if message is None:
         return not_found(request, t("error.message_missing"))
     return templates.TemplateResponse(request, "dashboard/message.html", {"message": message, "inquiry_id": inquiry_id})
@@ -209,8 +194,7 @@ async def message_view(request: Request, inquiry_id: int, message_id: int, servi
 @router.get("/dashboard/inquiries/{inquiry_id}/messages/{message_id}/html", response_class=HTMLResponse)
 async def message_html(request: Request, inquiry_id: int, message_id: int, services: ServicesDep) -> HTMLResponse:
     """The mail's HTML part for the sandboxed frame of message.html, with a policy of its own."""
-    async with services.sessions() as session:
-        message = await queries.inquiry_message(session, inquiry_id, message_id)
+    message = await queries.find_inquiry_message(services, inquiry_id, message_id)
     if message is None or not message.body_html:
         return not_found(request, t("error.message_missing"))
     return HTMLResponse(message.body_html, headers=MAIL_FRAME_HEADERS)

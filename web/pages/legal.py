@@ -17,10 +17,10 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from db.models import ObjectionScope, RawPayload
-from domain.addresses import address_of
+from db.models import ObjectionScope
+from starter.services import privacy
 from starter.services.context import Services
-from starter.services.privacy import Origin, confirm_consent, legal_settings, message_for_token, record_objection
+from starter.services.privacy import Origin
 from web.dependencies import ServicesDep
 from web.templating import templates
 
@@ -44,8 +44,7 @@ def install_office_identity(app: FastAPI) -> None:
         if request.url.path.startswith(IDENTITY_PREFIXES):
             services: Services | None = getattr(request.app.state, "services", None)
             if services is not None:
-                async with services.sessions() as session:
-                    request.state.office = (await legal_settings(session)).identity
+                request.state.office = await privacy.office_identity(services)
         return await call_next(request)
 
 
@@ -56,8 +55,7 @@ def _page(request: Request, title: str, message: str, status: int = 200, **extra
 
 @router.get("/impressum", response_class=HTMLResponse)
 async def impressum(request: Request, services: ServicesDep) -> Response:
-    async with services.sessions() as session:
-        identity = (await legal_settings(session)).identity
+    identity = await privacy.office_identity(services)
     if identity.impressum_url:
         return RedirectResponse(str(identity.impressum_url), status_code=303)
     text = identity.impressum_text or f"{identity.name}\n{identity.address}\n{identity.email}\n{identity.phone}"
@@ -66,8 +64,7 @@ async def impressum(request: Request, services: ServicesDep) -> Response:
 
 @router.get("/datenschutz", response_class=HTMLResponse)
 async def privacy_notice(request: Request, services: ServicesDep) -> Response:
-    async with services.sessions() as session:
-        identity = (await legal_settings(session)).identity
+    identity = await privacy.office_identity(services)
     if identity.privacy_url:
         return RedirectResponse(str(identity.privacy_url), status_code=303)
     return templates.TemplateResponse(
@@ -77,9 +74,7 @@ async def privacy_notice(request: Request, services: ServicesDep) -> Response:
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 async def unsubscribe_page(request: Request, token: str, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        message = await message_for_token(session, token)
-    if message is None:
+    if not await privacy.unsubscribe_link_known(services, token):
         return _page(
             request,
             "Link ungültig",
@@ -97,14 +92,13 @@ async def unsubscribe(request: Request, token: str, services: ServicesDep) -> Re
         if len(received) > MAX_BODY:
             break
     body = received[:MAX_BODY].decode("utf-8", "replace")
-    async with services.sessions.begin() as session:  # kept whatever happens next (a too large one: its start)
-        raw = RawPayload(
-            channel="unsubscribe",
-            content_type=request.headers.get("content-type"),
-            body=body,
-            remote_addr=request.client.host if request.client else None,
-        )
-        session.add(raw)
+    raw_id = await privacy.keep_raw_payload(  # kept whatever happens next (a too large one: its start)
+        services,
+        channel="unsubscribe",
+        content_type=request.headers.get("content-type"),
+        body=body,
+        remote_addr=request.client.host if request.client else None,
+    )
     if len(received) > MAX_BODY:
         return _page(request, "Zu groß", "Diese Anfrage ist zu groß.", 413)
     fields = parse_qs(body)
@@ -114,22 +108,19 @@ async def unsubscribe(request: Request, token: str, services: ServicesDep) -> Re
         return _page(
             request, "Ungültige Auswahl", "Bitte wählen Sie, welche E-Mails Sie nicht mehr erhalten möchten.", 422
         )
-    async with services.sessions.begin() as session:
-        message = await message_for_token(session, token)
-        if message is None:
-            if one_click:
-                return PlainTextResponse("unknown unsubscribe link", status_code=404)
-            return _page(request, "Link ungültig", "Dieser Abmeldelink ist ungültig.", 404)
-        await record_objection(
-            session,
-            email=address_of(message.recipient),
-            # RFC 8058 one-click carries no choice: the person wants no more of our mail.
-            scope=ObjectionScope(scope_value),
-            source="one-click" if one_click else "page",
-            origin=origin(request),
-            message=message,
-            raw_payload_id=raw.id,
-        )
+    known = await privacy.object_by_link(
+        services,
+        token,
+        # RFC 8058 one-click carries no choice: the person wants no more of our mail.
+        scope=ObjectionScope(scope_value),
+        source="one-click" if one_click else "page",
+        origin=origin(request),
+        raw_payload_id=raw_id,
+    )
+    if not known:
+        if one_click:
+            return PlainTextResponse("unknown unsubscribe link", status_code=404)
+        return _page(request, "Link ungültig", "Dieser Abmeldelink ist ungültig.", 404)
     if one_click:
         return PlainTextResponse("unsubscribed", status_code=200)
     what = "keine E-Mails mehr" if scope_value == ObjectionScope.ALL else "keine Werbung mehr"
@@ -145,10 +136,8 @@ async def consent_page(request: Request, token: str) -> HTMLResponse:
 
 @router.post("/consent/{token}", response_class=HTMLResponse)
 async def consent_confirm(request: Request, token: str, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions.begin() as session:
-        record = await confirm_consent(session, token, origin(request))
-        status = record.status if record else None
-    if record is None:
+    status = await privacy.confirm_consent_link(services, token, origin(request))
+    if status is None:
         return _page(request, "Link ungültig", "Dieser Bestätigungslink ist ungültig.", 404)
     if status == "withdrawn":
         return _page(request, "Einwilligung widerrufen", "Sie hatten dieser Einwilligung bereits widersprochen.", 409)

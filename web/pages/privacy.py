@@ -8,30 +8,17 @@ Also /settings/legal and /api/settings/legal: the office's identity and legal te
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
 
-from db.app_settings import save_section
-from db.legal_settings import SECTION, LegalSettings
-from db.models import ConsentPurpose, ConsentRecord, Contact, Objection, ObjectionScope, Property
-from domain.addresses import email_hash
+from db.legal_settings import LegalSettings
+from db.models import Contact, ObjectionScope
+from starter.services import privacy
 from starter.services.context import Services
-from starter.services.privacy import (
-    Origin,
-    audit_log,
-    erase,
-    export_data,
-    export_pdf_document,
-    legal_settings,
-    record_consent,
-    record_objection,
-)
 from web.dependencies import ServicesDep
 from web.flash import flash
 from web.security.auth import CurrentUserDep
@@ -61,11 +48,10 @@ class RetentionIn(BaseModel):
 
 
 async def _contact(services: Services, contact_id: int) -> Contact:
-    async with services.sessions() as session:
-        contact = await session.get(Contact, contact_id)
-    if contact is None:
-        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
-    return contact
+    try:
+        return await privacy.find_contact(services, contact_id)
+    except privacy.ContactMissingError as exc:
+        raise HTTPException(404, str(exc)) from exc
 
 
 ExportFormat = Annotated[Literal["json", "pdf"], Query(alias="format", description="json (default) or pdf")]
@@ -81,9 +67,10 @@ async def export_json(
 ) -> Response:
     if form == "pdf":
         return await _export_pdf(services, contact_id, user.id if user else None)
-    data = await export_data(services.sessions, contact_id, user_id=user.id if user else None, form="json")
-    if data is None:
-        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+    try:
+        data = await privacy.export_contact_data(services, contact_id, user_id=user.id if user else None, form="json")
+    except privacy.ContactMissingError as exc:
+        raise HTTPException(404, str(exc)) from exc
     headers = {"Content-Disposition": f'attachment; filename="auskunft-kontakt-{contact_id}.json"'}
     return JSONResponse(json.loads(json.dumps(data, default=str)), headers=headers)
 
@@ -91,28 +78,16 @@ async def export_json(
 async def _erase(
     services: Services, contact_id: int, user_id: int | None, origin: str, *, force: bool = False
 ) -> ErasureOut:
-    contact = await _contact(services, contact_id)
-    today = datetime.now(ZoneInfo(services.settings.time_zone)).date()
-    held = (
-        contact.retention_reason == "legal_duty" and contact.retain_until is not None and contact.retain_until >= today
-    )
-    if held and not force:
-        # Art. 17 (3) b DSGVO: a legal duty to keep (e.g. § 257 HGB) overrides the request until its date.
-        raise HTTPException(
-            409, f"Gesetzliche Aufbewahrungspflicht bis {contact.retain_until:%d.%m.%Y}: erst danach löschen"
-        )
     try:
-        client = await services.temporal()
-    except RuntimeError:
-        client = None  # the rows are anonymised anyway; the retention scan ends the workflows later
-    result = await erase(
-        services.sessions, client, contact_id, user_id=user_id, data_dir=services.settings.data_dir, origin=origin
-    )
-    if result is None:
-        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+        outcome = await privacy.erase_contact_data(services, contact_id, user_id=user_id, origin=origin, force=force)
+    except privacy.ContactMissingError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except privacy.LegalHoldError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    result = outcome.result
     return ErasureOut(
         contact_id=contact_id,
-        workflows_ended=result.workflow_ids if client else [],
+        workflows_ended=outcome.workflows_ended,
         files_deleted=result.files_deleted,
         rows_swept=result.rows_swept,
         kept_for_legal_duty=result.kept_for_legal_duty,
@@ -135,23 +110,14 @@ async def request_consent(
 ) -> dict[str, Any]:
     """A wish for offers that reached the office another way: recorded and asked by double opt-in mail,
     counting only once the person clicked (an office-set newsletter flag alone never counts)."""
-    async with services.sessions.begin() as session:
-        contact = await session.get(Contact, contact_id)
-        if contact is None:
-            raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
-        if not contact.email:
-            raise HTTPException(422, "Der Kontakt hat keine E-Mail-Adresse")
-        legal = await legal_settings(session)
-        who = f"Benutzer #{user.id}" if user else "API"
-        record = await record_consent(
-            session,
-            purpose=ConsentPurpose.ADVERTISING,
-            email=contact.email,
-            text=legal.consent_text,
-            version=legal.consent_version,
-            origin=Origin(ip=None, user_agent=None, page=f"Büro ({who}) {body.note}".strip()),
-            contact_id=contact.id,
+    try:
+        record = await privacy.request_office_consent(
+            services, contact_id, user_id=user.id if user else None, note=body.note
         )
+    except privacy.ContactMissingError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except privacy.NoEmailError as exc:
+        raise HTTPException(422, str(exc)) from exc
     return {"consent_id": record.id, "status": record.status}
 
 
@@ -160,22 +126,12 @@ class ObjectionIn(BaseModel):
 
 
 async def _object(services: Services, contact_id: int, scope: ObjectionScope, user_id: int | None) -> int:
-    async with services.sessions.begin() as session:
-        contact = await session.get(Contact, contact_id)
-        if contact is None:
-            raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
-        if not contact.email:
-            raise HTTPException(422, "Der Kontakt hat keine E-Mail-Adresse")
-        objection = await record_objection(
-            session,
-            email=contact.email,
-            scope=scope,
-            source="office",
-            origin=Origin(ip=None, user_agent=None, page=None),
-            contact_id=contact.id,
-            user_id=user_id,
-        )
-        return objection.id
+    try:
+        return await privacy.record_office_objection(services, contact_id, scope=scope, user_id=user_id)
+    except privacy.ContactMissingError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except privacy.NoEmailError as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 @router.post("/api/contacts/{contact_id}/objections", status_code=201)
@@ -207,11 +163,10 @@ async def object_form(request: Request, contact_id: int, services: ServicesDep, 
 @router.put("/api/properties/{property_id}/widerruf", dependencies=[AdminOnly])
 async def set_property_widerruf(property_id: int, body: PropertyWiderrufIn, services: ServicesDep) -> dict[str, Any]:
     """Whether this property's exposé starts a broker contract with a right of withdrawal."""
-    async with services.sessions.begin() as session:
-        prop = await session.get(Property, property_id)
-        if prop is None:
-            raise HTTPException(404, f"Immobilie #{property_id} existiert nicht")
-        prop.widerruf_mode = body.mode
+    try:
+        await privacy.set_property_widerruf(services, property_id, body.mode)
+    except privacy.PropertyMissingError as exc:
+        raise HTTPException(404, str(exc)) from exc
     return {"property_id": property_id, "mode": body.mode}
 
 
@@ -219,38 +174,22 @@ async def set_property_widerruf(property_id: int, body: PropertyWiderrufIn, serv
 async def set_retention(contact_id: int, body: RetentionIn, services: ServicesDep) -> dict[str, Any]:
     if body.retention_reason is not None and body.retention_reason not in RETENTION_REASONS:
         raise HTTPException(422, f"Grund muss einer von {', '.join(RETENTION_REASONS)} sein")
-    async with services.sessions.begin() as session:
-        contact = await session.get(Contact, contact_id)
-        if contact is None:
-            raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
-        contact.retain_until = body.retain_until
-        contact.retention_reason = body.retention_reason
+    try:
+        await privacy.set_contact_retention(
+            services, contact_id, retain_until=body.retain_until, reason=body.retention_reason
+        )
+    except privacy.ContactMissingError as exc:
+        raise HTTPException(404, str(exc)) from exc
     return {"contact_id": contact_id, "retain_until": body.retain_until, "retention_reason": body.retention_reason}
 
 
 async def _privacy_context(services: Services, contact: Contact) -> dict[str, Any]:
-    async with services.sessions() as session:
-        hashes = [email_hash(contact.email)] if contact.email else []
-        consents = list(
-            await session.scalars(
-                select(ConsentRecord)
-                .where((ConsentRecord.contact_id == contact.id) | ConsentRecord.email_hash.in_(hashes))
-                .order_by(ConsentRecord.id)
-            )
-        )
-        objections = list(
-            await session.scalars(
-                select(Objection)
-                .where((Objection.contact_id == contact.id) | Objection.email_hash.in_(hashes))
-                .order_by(Objection.id)
-            )
-        )
-        audit = await audit_log(session, contact.id)
+    overview = await privacy.privacy_overview(services, contact)
     return {
         "contact": contact,
-        "consents": consents,
-        "objections": objections,
-        "audit": audit,
+        "consents": overview.consents,
+        "objections": overview.objections,
+        "audit": overview.audit,
         "reasons": RETENTION_REASONS,
     }
 
@@ -281,18 +220,18 @@ async def consent_proof(request: Request, contact_id: int, consent_id: int, serv
     dependencies=[AdminOnly],
 )
 async def export_html(request: Request, contact_id: int, services: ServicesDep, user: CurrentUserDep) -> HTMLResponse:
-    data = await export_data(services.sessions, contact_id, user_id=user.id if user else None, form="html")
-    if data is None:
-        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+    try:
+        data = await privacy.export_contact_data(services, contact_id, user_id=user.id if user else None, form="html")
+    except privacy.ContactMissingError as exc:
+        raise HTTPException(404, str(exc)) from exc
     return templates.TemplateResponse(request, "legal/export.html", {"contact_id": contact_id, "data": data})
 
 
 async def _export_pdf(services: Services, contact_id: int, user_id: int | None) -> Response:
-    document = await export_pdf_document(
-        services.sessions, contact_id, user_id=user_id, time_zone=services.settings.time_zone
-    )
-    if document is None:
-        raise HTTPException(404, f"Kontakt #{contact_id} existiert nicht")
+    try:
+        document = await privacy.export_contact_pdf(services, contact_id, user_id=user_id)
+    except privacy.ContactMissingError as exc:
+        raise HTTPException(404, str(exc)) from exc
     headers = {"Content-Disposition": f'attachment; filename="auskunft-kontakt-{contact_id}.pdf"'}
     return Response(document, media_type="application/pdf", headers=headers)
 
@@ -336,15 +275,12 @@ async def retention_form(request: Request, contact_id: int, services: ServicesDe
 
 @router.get("/api/settings/legal", dependencies=[AdminOnly])
 async def get_legal(services: ServicesDep) -> LegalSettings:
-    async with services.sessions() as session:
-        return await legal_settings(session)
+    return await privacy.load_legal_settings(services)
 
 
 @router.put("/api/settings/legal", dependencies=[AdminOnly])
 async def put_legal(body: LegalSettings, services: ServicesDep) -> LegalSettings:
-    async with services.sessions.begin() as session:
-        await save_section(session, SECTION, body)
-    return body
+    return await privacy.save_legal_settings(services, body)
 
 
 IDENTITY_FIELDS = (
@@ -378,8 +314,7 @@ def _legal_page(
 
 @router.get("/settings/legal", response_class=HTMLResponse, include_in_schema=False, dependencies=[AdminOnly])
 async def legal_settings_page(request: Request, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        return _legal_page(request, await legal_settings(session), {})
+    return _legal_page(request, await privacy.load_legal_settings(services), {})
 
 
 @router.post("/settings/legal", response_class=HTMLResponse, include_in_schema=False, dependencies=[AdminOnly])
@@ -397,7 +332,6 @@ async def save_legal_settings(request: Request, services: ServicesDep) -> Respon
         errors = {".".join(str(p) for p in e["loc"]): str(e["msg"]) for e in exc.errors()}
         flash(request, "Nicht gespeichert: bitte die markierten Felder prüfen.", "error")
         return _legal_page(request, document, errors, 422)
-    async with services.sessions.begin() as session:
-        await save_section(session, SECTION, settings)
+    await privacy.save_legal_settings(services, settings)
     flash(request, "Gespeichert.")
     return RedirectResponse("/settings/legal", status_code=303)
