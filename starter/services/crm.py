@@ -93,7 +93,7 @@ async def list_activities(
 
 
 async def create_note(services: Services, values: dict[str, Any]) -> Note:
-    """A note on a contact and/or property, with its `note.added` event."""
+    """A note on a contact and/or property, with its `note.created` event."""
     async with services.sessions.begin() as session:
         await _check_links(session, values)
         return await crm_writes.add_note(session, Note(**values))
