@@ -34,6 +34,7 @@ from db.models import Contact, ContactImport, ContactStatus, ImportStatus
 from db.session import SessionFactory
 from settings import Settings
 from starter.services.contacts import ContactUpdate
+from starter.services.context import Services
 from starter.services.form_errors import german_problem
 from starter.services.media import MediaStore
 from workflows.inquiry_models import InquiryManagerConfig
@@ -128,6 +129,10 @@ class CsvError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ImportNotFoundError(CsvError):
+    """The import the caller names does not exist."""
 
 
 @dataclass
@@ -389,7 +394,7 @@ class ContactCsvImporter:
         async with self._sessions.begin() as session:
             row = await session.get(ContactImport, import_id, with_for_update=True)
             if row is None:
-                raise CsvError(f"Import #{import_id} existiert nicht.")
+                raise ImportNotFoundError(f"Import #{import_id} existiert nicht.")
             if row.status != ImportStatus.PREVIEW:
                 raise CsvError(
                     "Dieser Import ist bereits abgeschlossen."
@@ -407,6 +412,32 @@ class ContactCsvImporter:
             report.created = report.counts["new"]
             row.status, row.report, row.finished_at = ImportStatus.DONE, report.as_dict(), utcnow()
             return row
+
+
+RECENT_IMPORTS = 20  # the import page lists the latest; older reports stay reachable by their URL
+
+
+async def recent_contact_imports(services: Services) -> list[ContactImport]:
+    """The latest CSV imports, newest first, for the import page."""
+    async with services.sessions() as session:
+        query = select(ContactImport).order_by(ContactImport.id.desc()).limit(RECENT_IMPORTS)
+        return list(await session.scalars(query))
+
+
+async def get_contact_import(services: Services, import_id: int) -> ContactImport | None:
+    """One CSV import with its preview or report; None when there is none."""
+    async with services.sessions() as session:
+        return await session.get(ContactImport, import_id)
+
+
+async def preview_contact_import(services: Services, data: bytes, filename: str, user_id: int | None) -> ContactImport:
+    """Store an uploaded CSV file and check it (ContactCsvImporter.preview); a refused file is an import too."""
+    return await ContactCsvImporter(services.sessions, services.settings).preview(data, filename, user_id)
+
+
+async def confirm_contact_import(services: Services, import_id: int) -> ContactImport:
+    """Write the previewed contacts (ContactCsvImporter.confirm); ImportNotFoundError or CsvError when refused."""
+    return await ContactCsvImporter(services.sessions, services.settings).confirm(import_id)
 
 
 def _contact_values(values: dict[str, Any]) -> dict[str, Any]:

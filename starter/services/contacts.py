@@ -2,7 +2,9 @@
 
 A contact's page gathers what the CRM holds about the person: the journal (activities and notes), the
 mails sent to them, their inquiries (by contact, as a duplicate, or by e-mail address before they became
-a contact), leads, time-slot requests, tasks and appointments. The caller owns the transaction.
+a contact), leads, time-slot requests, tasks and appointments. The functions taking a session leave the
+transaction to their caller; the use cases below them (taking `Services`) open their own, for the web
+handlers, which never hold a session.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from db.models import (
     User,
 )
 from starter.intake.payload import normalise_email
+from starter.services.context import Services
 
 STATUS_LABELS = {
     ContactStatus.PROSPECT: "Interessent",
@@ -49,6 +52,10 @@ SECTION_LIMIT = 200  # per section of a contact's page; more is a case for the l
 
 class ContactError(ValueError):
     pass
+
+
+class ContactNotFoundError(ContactError):
+    """The contact the caller names does not exist."""
 
 
 class ContactUpdate(BaseModel):
@@ -264,7 +271,7 @@ async def contact_overview(session: AsyncSession, contact_id: int) -> ContactOve
 async def update_contact(session: AsyncSession, contact_id: int, data: ContactUpdate) -> Contact:
     contact = await session.get(Contact, contact_id)
     if contact is None:
-        raise ContactError(f"Kontakt #{contact_id} existiert nicht.")
+        raise ContactNotFoundError(f"Kontakt #{contact_id} existiert nicht.")
     if data.owner_user_id is not None and await session.get(User, data.owner_user_id) is None:
         raise ContactError(f"Benutzer #{data.owner_user_id} existiert nicht.")
     for name, value in data.model_dump().items():
@@ -276,7 +283,7 @@ async def set_archived(session: AsyncSession, contact_id: int, archived: bool) -
     """Archived contacts leave the lists, the duplicate check and the birthday scan; their history stays."""
     contact = await session.get(Contact, contact_id)
     if contact is None:
-        raise ContactError(f"Kontakt #{contact_id} existiert nicht.")
+        raise ContactNotFoundError(f"Kontakt #{contact_id} existiert nicht.")
     if archived:
         contact.status = ContactStatus.ARCHIVED
     elif contact.status == ContactStatus.ARCHIVED:
@@ -318,7 +325,7 @@ async def add_journal_entry(
     if kind == NOTE and not text:
         raise ContactError("Eine Notiz braucht einen Text.")
     if await session.get(Contact, contact_id) is None:
-        raise ContactError(f"Kontakt #{contact_id} existiert nicht.")
+        raise ContactNotFoundError(f"Kontakt #{contact_id} existiert nicht.")
     if kind == NOTE:
         await crm_writes.add_note(session, Note(text=text, contact_id=contact_id, user_id=user_id))
         return
@@ -326,3 +333,58 @@ async def add_journal_entry(
         kind=kind, reason=reason, text=text or None, contact_id=contact_id, user_id=user_id, occurred_at=utcnow()
     )
     await crm_writes.add_activity(session, activity)
+
+
+# --- use cases (each opens its own session) ---------------------------------------------------------------
+
+
+async def search_contacts(services: Services, wanted: ContactFilter) -> tuple[list[Contact], int]:
+    """One page of the contact search (the list page and GET /api/contacts) and the number of all matches."""
+    async with services.sessions() as session:
+        return await list_contacts(session, wanted)
+
+
+async def get_contact(services: Services, contact_id: int) -> Contact | None:
+    """One contact as stored (the edit form, GET /api/contacts/{id}); None when there is none."""
+    async with services.sessions() as session:
+        return await session.get(Contact, contact_id)
+
+
+async def get_contact_overview(services: Services, contact_id: int) -> ContactOverview | None:
+    """Everything the CRM holds about one contact, for the contact's page; None when there is none."""
+    async with services.sessions() as session:
+        return await contact_overview(session, contact_id)
+
+
+async def find_contact_message(services: Services, contact_id: int, message_id: int) -> Message | None:
+    """A mail sent to the contact, as sent; None when there is none or it went to someone else."""
+    async with services.sessions() as session:
+        return await contact_message(session, contact_id, message_id)
+
+
+async def add_office_contact(services: Services, data: ContactUpdate) -> Contact:
+    """A contact typed into the office's form, with its `contact.created` event; ContactError when the
+    chosen owner does not exist."""
+    async with services.sessions.begin() as session:
+        return await create_contact(session, data)
+
+
+async def save_contact(services: Services, contact_id: int, data: ContactUpdate) -> Contact:
+    """Replace a contact's editable fields (the edit form, PUT /api/contacts/{id}). ContactNotFoundError when the
+    contact does not exist, ContactError when the chosen owner does not."""
+    async with services.sessions.begin() as session:
+        return await update_contact(session, contact_id, data)
+
+
+async def archive_contact(services: Services, contact_id: int, archived: bool) -> Contact:
+    """Archive or restore a contact (page and API); ContactNotFoundError when it does not exist."""
+    async with services.sessions.begin() as session:
+        return await set_archived(session, contact_id, archived)
+
+
+async def record_journal_entry(
+    services: Services, contact_id: int, *, kind: str, text: str, reason: str | None, user_id: int | None
+) -> None:
+    """A note or activity from the contact's page, with its domain event (see add_journal_entry)."""
+    async with services.sessions.begin() as session:
+        await add_journal_entry(session, contact_id, kind=kind, text=text, reason=reason, user_id=user_id)

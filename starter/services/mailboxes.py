@@ -3,24 +3,31 @@
 The password is write-only: it is encrypted on the way in (messaging.mailbox_secrets) and no read model
 carries it, so neither a page nor the API can show it back. Saving records `mailbox.changed` in the same
 transaction; the dispatcher then starts the mailbox's watcher (MailboxWorkflow) when it is enabled.
+
+The queue "Nicht erkannte E-Mails" is here too: mails no parser recognised, which an agent assigns (an
+inquiry, through the same intake as the HTTP API) or discards.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from db.events import MailboxChanged, record_event
 from db.models import InboundMail, InboundStatus, Mailbox, User
 from db.session import SessionFactory
 from messaging.mailbox_secrets import encrypt_password
 from settings import Settings
-from starter.intake.payload import normalise_email
+from starter.intake.mail_service import MailIntakeService
+from starter.intake.payload import normalise_email, validate_payload
+from starter.intake.service import IntakeService
+from starter.intake.starting import temporal_starter
+from starter.services.context import Services
 
 
 class MailboxInput(BaseModel):
@@ -172,3 +179,76 @@ def _view(mailbox: Mailbox, user_name: str, unrecognised: int) -> MailboxView:
         last_error_at=mailbox.last_error_at,
         unrecognised=unrecognised,
     )
+
+
+def mailbox_service(services: Services) -> MailboxService:
+    """The mailbox settings' use cases (list, get, users to choose from, save) on this process's database."""
+    return MailboxService(services.sessions, services.settings)
+
+
+def mail_intake(services: Services) -> MailIntakeService:
+    """The mail intake as the web app runs it: as the HTTP intake, the workflow starts at once; if Temporal
+    is down, the dispatcher starts it later from the inquiry's event."""
+    settings = services.settings
+    starter = temporal_starter(services.temporal, settings.task_queue)
+    return MailIntakeService(
+        services.sessions, IntakeService(services.sessions, start_workflow=starter, time_zone=settings.time_zone)
+    )
+
+
+UNRECOGNISED_LISTED = 200  # the queue shows this many, newest first; a longer queue is a parser to write
+
+
+async def unrecognised_mails(services: Services) -> list[tuple[InboundMail, str]]:
+    """The mails waiting in the queue, newest first, each with the address of the mailbox it came to."""
+    async with services.sessions() as session:
+        rows = await session.execute(
+            select(InboundMail, Mailbox.address)
+            .join(Mailbox)
+            .where(InboundMail.status == InboundStatus.UNRECOGNISED)
+            .order_by(InboundMail.id.desc())
+            .limit(UNRECOGNISED_LISTED)
+        )
+        return [(mail, address) for mail, address in rows.all()]
+
+
+async def inbound_mail(services: Services, inbound_id: int) -> tuple[InboundMail, Mailbox | None] | None:
+    """One fetched mail (raw bytes included) and its mailbox; None when there is none."""
+    async with services.sessions() as session:
+        row = await session.get(InboundMail, inbound_id)
+        if row is None:
+            return None
+        return row, await session.get(Mailbox, row.mailbox_id)
+
+
+async def assign_unrecognised(services: Services, inbound_id: int, values: dict[str, str], user_id: int | None) -> int:
+    """Make an inquiry of an unrecognised mail from the agent's form VALUES; returns the inquiry's id.
+    LookupError when there is no such mail; PayloadError or IntakeRejected when the inquiry cannot be made."""
+    found = await inbound_mail(services, inbound_id)
+    if found is None:
+        raise LookupError(inbound_id)
+    row, mailbox = found
+    assert mailbox is not None  # inbound_mails.mailbox_id is a foreign key
+    data: dict[str, Any] = {k: v for k, v in values.items() if v}
+    data.update(mailbox=mailbox.address, external_id=(row.message_id or f"mail-{row.id}").strip("<>"))
+    payload = validate_payload(data, time_zone=services.settings.time_zone)
+    return await mail_intake(services).assign(inbound_id, payload, user_id)
+
+
+async def discard_unrecognised(services: Services, inbound_id: int, reason: str | None, user_id: int | None) -> None:
+    """Take a mail out of the queue without an inquiry. LookupError when there is none, PayloadError when it was
+    handled already."""
+    await mail_intake(services).discard(inbound_id, reason, user_id)
+
+
+async def recent_inbound_mail(services: Services, limit: int = 30) -> list[tuple[str, InboundMail]]:
+    """The latest mails the watchers fetched, with their mailbox's address, newest first (the dev mail page).
+    Empty when the database is not there (yet): that page also serves a stack still starting."""
+    try:
+        async with services.sessions() as session:
+            rows = await session.execute(
+                select(Mailbox.address, InboundMail).join(Mailbox).order_by(InboundMail.id.desc()).limit(limit)
+            )
+            return [(address, mail) for address, mail in rows.all()]
+    except SQLAlchemyError:
+        return []

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Contact, Property, SalesProcess, User
+from starter.services.context import Services
 
 # A select list is for picking, not browsing: beyond this an office needs search, which these forms lack.
 LIMIT = 1000
@@ -27,3 +28,13 @@ async def office_choices(session: AsyncSession, visible: ColumnElement[bool] | N
         "users": list(users),
         "processes": list(processes),
     }
+
+
+async def office_users(services: Services, *, active_only: bool = True) -> list[User]:
+    """The users to pick from (owner, manager, visibility), by name; ACTIVE_ONLY=False for filters over
+    existing rows, which may name a deactivated user."""
+    query = select(User).order_by(User.name)
+    if active_only:
+        query = query.where(User.is_active)
+    async with services.sessions() as session:
+        return list(await session.scalars(query))

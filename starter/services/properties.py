@@ -1,7 +1,8 @@
 """Properties as the office manages them: the list's filters, a property's page, create/edit, archive.
 
-Web handlers (web/pages/properties.py, property_admin.py) and the API call these; the caller owns
-the transaction. Contact persons are ordered (position 0 answers time-slot requests, seed 001) and may be
+Web handlers (web/pages/properties.py, property_admin.py) and the API call the use cases at the end (they
+take `Services` and open their own session); the functions taking a session leave the transaction to
+their caller. Contact persons are ordered (position 0 answers time-slot requests, seed 001) and may be
 users or contacts: a user is stored as the contact record that stands for that user (`Contact.user_id`),
 created on first use, which is how slot routing already tells the two apart.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -31,6 +33,8 @@ from db.models import (
 )
 from messaging.inquiry_mail import key_facts
 from starter.services.contacts import text_matches
+from starter.services.context import Services
+from starter.services.media import MediaStore
 
 MARKETING_LABELS = {
     MarketingStatus.ACTIVE: "In Vermarktung",
@@ -372,3 +376,117 @@ async def set_media(session: AsyncSession, property_id: int) -> Property:
         raise PropertyError(f"Objekt #{property_id} existiert nicht.")
     prop.updated_at = utcnow()
     return prop
+
+
+# --- use cases (each opens its own session) ---------------------------------------------------------------
+
+
+async def search_properties(services: Services, wanted: PropertyFilter) -> tuple[list[PropertyRow], int]:
+    """One page of the property list (the list page and GET /api/properties) and the number of all matches."""
+    async with services.sessions() as session:
+        return await list_properties(session, wanted)
+
+
+async def get_property_detail(services: Services, property_id: int) -> PropertyDetail | None:
+    """A property's page (and GET /api/properties/{id}): the property, who sees it, its contact persons and
+    counts; None when there is none."""
+    async with services.sessions() as session:
+        return await property_detail(session, property_id)
+
+
+async def property_exists(services: Services, property_id: int) -> bool:
+    """Whether the property is there (an edit or upload for a missing one is answered before reading the body)."""
+    async with services.sessions() as session:
+        return await session.get(Property, property_id) is not None
+
+
+async def find_expose(services: Services, property_id: int) -> tuple[Path, str] | None:
+    """The stored exposé PDF of a property and its ref (for the file name); None when there is none."""
+    detail = await get_property_detail(services, property_id)
+    stored = detail.prop.expose_file if detail else None
+    path = MediaStore(services.settings.data_dir).document_path(stored) if stored else None
+    if detail is None or path is None:
+        return None
+    return path, detail.prop.external_ref
+
+
+@dataclass
+class PropertyFormChoices:
+    users: list[User]
+    persons: list[tuple[str, str]]
+    detail: PropertyDetail | None
+
+
+async def property_form_choices(services: Services, property_id: int | None) -> PropertyFormChoices:
+    """What the property form offers: active users, contact person choices, and the property when editing."""
+    async with services.sessions() as session:
+        users = list(await session.scalars(select(User).where(User.is_active).order_by(User.name)))
+        persons = await person_choices(session)
+        detail = await property_detail(session, property_id) if property_id else None
+    return PropertyFormChoices(users=users, persons=persons, detail=detail)
+
+
+def _form_number(value: Any) -> str:
+    return "" if value is None else str(value).replace(".", ",").removesuffix(",0").removesuffix(",00")
+
+
+async def property_form_values(services: Services, property_id: int) -> dict[str, Any] | None:
+    """A stored property as the edit form shows it (German decimals, key facts as lines); None when missing."""
+    async with services.sessions() as session:
+        detail = await property_detail(session, property_id)
+        if detail is None:
+            return None
+        prop = detail.prop
+        return {
+            "external_ref": prop.external_ref,
+            "title": prop.title,
+            "marketing_status": prop.marketing_status,
+            "visible_to_all": prop.visible_to_all,
+            "visible_user_ids": [user.id for user in detail.visible_users],
+            "manager_user_id": prop.manager_user_id,
+            "contact_persons": await person_values(session, prop.id),
+            "property_type": prop.property_type or "",
+            "rooms": _form_number(prop.rooms),
+            "living_area": _form_number(prop.living_area),
+            "price": _form_number(prop.price),
+            "street": prop.street or "",
+            "zip_code": prop.zip_code or "",
+            "city": prop.city or "",
+            "key_data": format_key_facts(prop.key_data),
+            "texts": dict(prop.texts),
+            "expose_url": prop.expose_url or "",
+        }
+
+
+async def store_property(services: Services, data: PropertyInput, property_id: int | None = None) -> int:
+    """Create (PROPERTY_ID None) or replace a property from the form or the API; returns its id.
+    PropertyError when the ref is taken, a linked row is missing or the property does not exist."""
+    async with services.sessions.begin() as session:
+        prop = await save_property(session, data, property_id)
+        return prop.id
+
+
+async def attach_cover(services: Services, property_id: int, data: bytes) -> None:
+    """Check and store an uploaded cover picture and make it the property's; MediaError when it is no picture."""
+    url = MediaStore(services.settings.data_dir).save_picture(property_id, data, "Das Titelbild")
+    async with services.sessions.begin() as session:
+        (await set_media(session, property_id)).cover_image_url = url
+
+
+async def attach_expose(services: Services, property_id: int, data: bytes) -> None:
+    """Check and store an uploaded exposé PDF and make it the one inquiries get; MediaError when it is no PDF."""
+    path = MediaStore(services.settings.data_dir).save_expose(property_id, data)
+    async with services.sessions.begin() as session:
+        (await set_media(session, property_id)).expose_file = path
+
+
+async def remove_expose(services: Services, property_id: int) -> None:
+    """Stop sending the exposé PDF (the file stays on disk); PropertyError when the property does not exist."""
+    async with services.sessions.begin() as session:
+        (await set_media(session, property_id)).expose_file = None
+
+
+async def archive_property(services: Services, property_id: int, archived: bool) -> Property:
+    """Archive or restore a property (page and API); PropertyError when it does not exist."""
+    async with services.sessions.begin() as session:
+        return await set_archived(session, property_id, archived)

@@ -39,6 +39,7 @@ from starter.intake.openimmo_properties import (
     parse_openimmo,
 )
 from starter.intake.safe_zip import SafeZip, UnsafeZipError, is_zip, open_safe_zip
+from starter.services.context import Services
 from starter.services.media import MediaError, MediaStore
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # an export with a few hundred properties and their pictures
@@ -288,6 +289,32 @@ class PropertyImporter:
             return source.archive.read(info)
         except UnsafeZipError as exc:
             raise ImportRefusedError(exc.reason) from None
+
+
+RECENT_IMPORTS = 20  # the import page lists the latest; older reports stay reachable by their URL
+
+
+async def recent_property_imports(services: Services) -> list[PropertyImport]:
+    """The latest OpenImmo imports, newest first, for the import page."""
+    async with services.sessions() as session:
+        query = select(PropertyImport).order_by(PropertyImport.id.desc()).limit(RECENT_IMPORTS)
+        return list(await session.scalars(query))
+
+
+async def get_property_import(services: Services, import_id: int) -> PropertyImport | None:
+    """One OpenImmo import with its report; None when there is none."""
+    async with services.sessions() as session:
+        return await session.get(PropertyImport, import_id)
+
+
+async def import_openimmo(
+    services: Services, data: bytes, filename: str, options: ImportOptions, user_id: int | None
+) -> PropertyImport:
+    """An uploaded OpenImmo file (page and API): stored first, then applied; the row ends `done` with its
+    report or `refused` with the reason."""
+    importer = PropertyImporter(services.sessions, services.settings)
+    row = await importer.receive(data, filename, channel="web", user_id=user_id)
+    return await importer.run(row.id, data, options)
 
 
 def _open_source(data: bytes) -> _Source:

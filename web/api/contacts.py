@@ -44,19 +44,16 @@ async def search_contacts(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> ContactPage:
     wanted = service.ContactFilter(query=q, status=status or "", archived=archived, page=page)
-    async with services.sessions() as session:
-        rows, total = await service.list_contacts(session, wanted)
+    rows, total = await service.search_contacts(services, wanted)
     return ContactPage(total=total, page=page, items=[ContactRow.model_validate(row) for row in rows])
 
 
 @router.put("/{contact_id}", response_model=ContactRow)
 async def replace_contact(contact_id: int, data: service.ContactUpdate, services: ServicesDep) -> Contact:
     try:
-        async with services.sessions.begin() as session:
-            contact = await service.update_contact(session, contact_id, data)
+        return await service.save_contact(services, contact_id, data)
     except service.ContactError as exc:
-        raise HTTPException(404 if "Kontakt" in str(exc) else 422, str(exc)) from None
-    return contact
+        raise HTTPException(404 if isinstance(exc, service.ContactNotFoundError) else 422, str(exc)) from None
 
 
 @router.post("/{contact_id}/archive", response_model=ContactRow)
@@ -71,8 +68,6 @@ async def restore(contact_id: int, services: ServicesDep) -> Contact:
 
 async def _set(services: ServicesDep, contact_id: int, *, archived: bool) -> Contact:
     try:
-        async with services.sessions.begin() as session:
-            contact = await service.set_archived(session, contact_id, archived)
+        return await service.archive_contact(services, contact_id, archived)
     except service.ContactError as exc:
         raise HTTPException(404, str(exc)) from None
-    return contact

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from db.models import MarketingStatus
-from starter.services.properties import PropertyDetail, PropertyFilter, list_properties, property_detail
+from starter.services.properties import PropertyDetail, PropertyFilter, get_property_detail, search_properties
 from web.dependencies import ServicesDep
 
 router = APIRouter(prefix="/api/properties", tags=["properties"])
@@ -89,15 +89,13 @@ async def properties(
         archived=archived,
         page=page,
     )
-    async with services.sessions() as session:
-        rows, total = await list_properties(session, wanted)
+    rows, total = await search_properties(services, wanted)
     return PropertyPage(total=total, page=page, items=[PropertyOut(**_out(row.prop)) for row in rows])
 
 
 @router.get("/{property_id}", response_model=PropertyDetailOut)
 async def get_property(property_id: int, services: ServicesDep) -> PropertyDetailOut:
-    async with services.sessions() as session:
-        detail: PropertyDetail | None = await property_detail(session, property_id)
+    detail: PropertyDetail | None = await get_property_detail(services, property_id)
     if detail is None:
         raise HTTPException(404, f"Objekt #{property_id} existiert nicht")
     return PropertyDetailOut(

@@ -9,10 +9,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from db.models import ContactImport
-from starter.services.contact_csv import MAX_CSV_BYTES, ContactCsvImporter, CsvError
+from starter.services.contact_csv import (
+    MAX_CSV_BYTES,
+    CsvError,
+    ImportNotFoundError,
+    confirm_contact_import,
+    get_contact_import,
+    preview_contact_import,
+    recent_contact_imports,
+)
 from starter.services.context import Services
 from web.dependencies import ServicesDep
 from web.flash import flash
@@ -27,8 +33,7 @@ DUPLICATE_CHECKS = {"email": "nach E-Mail-Adresse", "name_zip": "nach Name und P
 
 
 async def _context(services: Services) -> dict[str, Any]:
-    async with services.sessions() as session:
-        recent = list(await session.scalars(select(ContactImport).order_by(ContactImport.id.desc()).limit(20)))
+    recent = await recent_contact_imports(services)
     return {"recent": recent, "max_mb": MAX_CSV_BYTES // 2**20}
 
 
@@ -45,15 +50,13 @@ async def upload(request: Request, services: ServicesDep) -> Response:
         context = {**await _context(services), "error": exc.reason}
         return templates.TemplateResponse(request, "contacts/import.html", context, status_code=exc.status_code)
     user = current_user(request)
-    importer = ContactCsvImporter(services.sessions, services.settings)
-    row = await importer.preview(upload.data, upload.filename, user.id if user else None)
+    row = await preview_contact_import(services, upload.data, upload.filename, user.id if user else None)
     return RedirectResponse(f"/contacts/imports/{row.id}", status_code=303)
 
 
 @router.get("/contacts/imports/{import_id:int}", response_class=HTMLResponse)
 async def preview(request: Request, import_id: int, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        row = await session.get(ContactImport, import_id)
+    row = await get_contact_import(services, import_id)
     if row is None:
         return not_found(request, f"Import #{import_id} existiert nicht.")
     context = {"row": row, "checks": DUPLICATE_CHECKS}
@@ -62,11 +65,10 @@ async def preview(request: Request, import_id: int, services: ServicesDep) -> HT
 
 @router.post("/contacts/imports/{import_id:int}/confirm", response_model=None)
 async def confirm(request: Request, import_id: int, services: ServicesDep) -> Response:
-    importer = ContactCsvImporter(services.sessions, services.settings)
     try:
-        row = await importer.confirm(import_id)
+        row = await confirm_contact_import(services, import_id)
     except CsvError as exc:
-        if "existiert nicht" in exc.reason:
+        if isinstance(exc, ImportNotFoundError):
             return not_found(request, exc.reason)
         flash(request, exc.reason, "error")
         return RedirectResponse(f"/contacts/imports/{import_id}", status_code=303)

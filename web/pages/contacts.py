@@ -11,12 +11,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
-from db.models import Contact, ContactStatus, User
+from db.models import ContactStatus
 from starter.services import contacts as service
 from starter.services.context import Services
 from starter.services.form_errors import german_problem
+from starter.services.office_choices import office_users
 from web.dependencies import ServicesDep
 from web.flash import flash
 from web.pages.dashboard import not_found
@@ -67,8 +67,7 @@ async def contacts(
         archived=archived == "true",
         page=max(1, min(number, 10_000)),
     )
-    async with services.sessions() as session:
-        rows, total = await service.list_contacts(session, wanted)
+    rows, total = await service.search_contacts(services, wanted)
     context = {
         "rows": rows,
         "total": total,
@@ -81,8 +80,7 @@ async def contacts(
 
 @router.get("/contacts/{contact_id:int}", response_class=HTMLResponse)
 async def contact_page(request: Request, contact_id: int, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        view = await service.contact_overview(session, contact_id)
+    view = await service.get_contact_overview(services, contact_id)
     if view is None:
         return not_found(request, f"Kontakt #{contact_id} existiert nicht.")
     context = {"v": view, "labels": service.STATUS_LABELS, "kinds": service.JOURNAL_KINDS}
@@ -91,16 +89,14 @@ async def contact_page(request: Request, contact_id: int, services: ServicesDep)
 
 @router.get("/contacts/{contact_id:int}/messages/{message_id:int}", response_class=HTMLResponse)
 async def contact_message(request: Request, contact_id: int, message_id: int, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        message = await service.contact_message(session, contact_id, message_id)
+    message = await service.find_contact_message(services, contact_id, message_id)
     if message is None:
         return not_found(request, "Diese Nachricht gibt es bei diesem Kontakt nicht.")
     return templates.TemplateResponse(request, "contacts/message.html", {"message": message, "contact_id": contact_id})
 
 
 async def _form_context(services: Services, values: dict[str, Any], contact_id: int | None) -> dict[str, Any]:
-    async with services.sessions() as session:
-        users = list(await session.scalars(select(User).where(User.is_active).order_by(User.name)))
+    users = await office_users(services)
     return {"values": values, "users": users, "labels": service.STATUS_LABELS, "contact_id": contact_id}
 
 
@@ -112,8 +108,7 @@ async def new_contact(request: Request, services: ServicesDep) -> HTMLResponse:
 
 @router.get("/contacts/{contact_id:int}/edit", response_class=HTMLResponse)
 async def edit_contact(request: Request, contact_id: int, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        contact = await session.get(Contact, contact_id)
+    contact = await service.get_contact(services, contact_id)
     if contact is None:
         return not_found(request, f"Kontakt #{contact_id} existiert nicht.")
     values = {name: getattr(contact, name) for name in (*FORM_FIELDS, "newsletter")}
@@ -137,9 +132,7 @@ async def create_contact(request: Request, services: ServicesDep) -> Response:
     values = await _posted(request)
     try:
         data = service.ContactUpdate(**values)
-        async with services.sessions.begin() as session:
-            contact = await service.create_contact(session, data)
-            contact_id = contact.id
+        contact_id = (await service.add_office_contact(services, data)).id
     except (ValidationError, service.ContactError) as exc:
         context = await _form_context(services, values, None)
         context["error"] = _problem(exc) if isinstance(exc, ValidationError) else str(exc)
@@ -153,8 +146,7 @@ async def update_contact(request: Request, contact_id: int, services: ServicesDe
     values = await _posted(request)
     try:
         data = service.ContactUpdate(**values)
-        async with services.sessions.begin() as session:
-            await service.update_contact(session, contact_id, data)
+        await service.save_contact(services, contact_id, data)
     except ValidationError as exc:
         context = await _form_context(services, values, contact_id)
         context["error"] = _problem(exc)
@@ -177,8 +169,7 @@ async def restore_contact(request: Request, contact_id: int, services: ServicesD
 
 async def _archive(request: Request, services: Services, contact_id: int, *, archived: bool) -> Response:
     try:
-        async with services.sessions.begin() as session:
-            await service.set_archived(session, contact_id, archived)
+        await service.archive_contact(services, contact_id, archived)
     except service.ContactError as exc:
         return not_found(request, str(exc))
     flash(
@@ -195,17 +186,16 @@ async def add_journal_entry(request: Request, contact_id: int, services: Service
     form = await request.form()
     user = current_user(request)
     try:
-        async with services.sessions.begin() as session:
-            await service.add_journal_entry(
-                session,
-                contact_id,
-                kind=str(form.get("kind") or service.NOTE),
-                text=str(form.get("text") or "").strip()[:10_000],
-                reason=str(form.get("reason") or "").strip()[:200] or None,
-                user_id=user.id if user else None,
-            )
+        await service.record_journal_entry(
+            services,
+            contact_id,
+            kind=str(form.get("kind") or service.NOTE),
+            text=str(form.get("text") or "").strip()[:10_000],
+            reason=str(form.get("reason") or "").strip()[:200] or None,
+            user_id=user.id if user else None,
+        )
     except service.ContactError as exc:
-        if "existiert nicht" in str(exc):
+        if isinstance(exc, service.ContactNotFoundError):
             return not_found(request, str(exc))
         flash(request, str(exc), "error")
     else:

@@ -17,13 +17,11 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
-from db.models import InboundMail, Mailbox
 from starter.dev.demo_mail import send as send_demo_mail
 from starter.dev.smtp_sink import read_mailbox
 from starter.services.context import Services
+from starter.services.mailboxes import recent_inbound_mail
 from web.dependencies import ServicesDep
 from web.security.headers import MAIL_FRAME_HEADERS
 from web.templating import templates
@@ -125,21 +123,10 @@ async def mail_list(request: Request, services: ServicesDep) -> HTMLResponse:
         "mails": mails,
         "external_smtp": settings.smtp_host,
         "smtp_port": settings.smtp_port,
-        "inbound": await _inbound(services),
+        # The office mailbox's side of the loop: what the watcher fetched and what it made of it.
+        "inbound": await recent_inbound_mail(services),
     }
     return templates.TemplateResponse(request, "dev_mail/list.html", context)
-
-
-async def _inbound(services: Services) -> list[tuple[str, InboundMail]]:
-    """The office mailbox's side of the loop: what the watcher fetched and what it made of it."""
-    try:
-        async with services.sessions() as session:
-            rows = await session.execute(
-                select(Mailbox.address, InboundMail).join(Mailbox).order_by(InboundMail.id.desc()).limit(30)
-            )
-            return [(address, mail) for address, mail in rows.all()]
-    except SQLAlchemyError:  # the sink's page also serves a stack whose database is not there (yet)
-        return []
 
 
 @router.post("/{name}/reply", name="dev_mail_reply")

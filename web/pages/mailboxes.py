@@ -13,17 +13,22 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
-from db.models import InboundMail, InboundStatus, Mailbox
+from db.models import InboundStatus
 from starter.intake.mail import read_mail
 from starter.intake.mail.fields import PERSON_FIELDS, Field, read_fields, split_name
-from starter.intake.mail_service import MailIntakeService
-from starter.intake.payload import PayloadError, describe_errors, validate_payload
-from starter.intake.service import IntakeRejected, IntakeService
-from starter.intake.starting import temporal_starter
+from starter.intake.payload import PayloadError, describe_errors
+from starter.intake.service import IntakeRejected
 from starter.services.context import Services
-from starter.services.mailboxes import MailboxError, MailboxInput, MailboxService
+from starter.services.mailboxes import (
+    MailboxError,
+    MailboxInput,
+    assign_unrecognised,
+    discard_unrecognised,
+    inbound_mail,
+    mailbox_service,
+    unrecognised_mails,
+)
 from web.dependencies import ServicesDep
 from web.flash import flash
 from web.security.auth import CurrentUserDep
@@ -39,31 +44,18 @@ PREFILL_FIELDS = (*PERSON_FIELDS, Field("property_ref", ("Objekt", "Objektnummer
 FORM_FIELDS = ("source", "property_ref", "salutation", "first_name", "last_name", "email", "phone", "message")
 
 
-def _service(services: Services) -> MailboxService:
-    return MailboxService(services.sessions, services.settings)
-
-
-def _intake(services: Services) -> MailIntakeService:
-    # As the HTTP intake: the workflow starts at once; if Temporal is down, the dispatcher starts it later.
-    settings = services.settings
-    starter = temporal_starter(services.temporal, settings.task_queue)
-    return MailIntakeService(
-        services.sessions, IntakeService(services.sessions, start_workflow=starter, time_zone=settings.time_zone)
-    )
-
-
 # --- JSON API -------------------------------------------------------------------------------------------
 
 
 @router.get("/api/mailboxes")
 async def list_mailboxes(services: ServicesDep) -> list[dict[str, object]]:
-    return [m.as_json() for m in await _service(services).all()]
+    return [m.as_json() for m in await mailbox_service(services).all()]
 
 
 async def _save_json(request: Request, services: Services, mailbox_id: int | None) -> Response:
     try:
         data = MailboxInput.model_validate(await request.json())
-        view = await _service(services).save(data, mailbox_id)
+        view = await mailbox_service(services).save(data, mailbox_id)
     except ValidationError as exc:
         return JSONResponse({"detail": describe_errors(exc, {})}, status_code=422)
     except ValueError as exc:  # includes MailboxError and a body that is not JSON
@@ -94,7 +86,7 @@ async def _mailboxes_page(
     editing: int | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    service = _service(services)
+    service = mailbox_service(services)
     mailboxes = await service.all()
     current = next((m for m in mailboxes if m.id == editing), None)
     if values is None:
@@ -116,7 +108,7 @@ async def mailboxes_page(request: Request, services: ServicesDep) -> HTMLRespons
 
 @pages.get("/settings/mailboxes/{mailbox_id}", response_class=HTMLResponse, dependencies=[AdminOnly])
 async def mailbox_page(mailbox_id: int, request: Request, services: ServicesDep) -> HTMLResponse:
-    if await _service(services).get(mailbox_id) is None:
+    if await mailbox_service(services).get(mailbox_id) is None:
         raise HTTPException(404)
     return await _mailboxes_page(request, services, editing=mailbox_id)
 
@@ -130,7 +122,7 @@ async def save_mailbox(request: Request, services: ServicesDep, mailbox_id: int 
     password = values.pop("password", "") or None  # never rendered back, not even after an error
     submitted = {**values, "password": password}
     try:
-        await _service(services).save(MailboxInput.model_validate(submitted), mailbox_id)
+        await mailbox_service(services).save(MailboxInput.model_validate(submitted), mailbox_id)
     except ValidationError as exc:
         errors = {str(e["loc"][0]): e["msg"].removeprefix("Value error, ") for e in exc.errors() if e["loc"]}
         flash(request, t("mailboxes.invalid"), "error")
@@ -149,16 +141,7 @@ async def save_mailbox(request: Request, services: ServicesDep, mailbox_id: int 
 
 @pages.get("/mail/unrecognised", response_class=HTMLResponse)
 async def unrecognised_list(request: Request, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        rows = (
-            await session.execute(
-                select(InboundMail, Mailbox.address)
-                .join(Mailbox)
-                .where(InboundMail.status == InboundStatus.UNRECOGNISED)
-                .order_by(InboundMail.id.desc())
-                .limit(200)
-            )
-        ).all()
+    rows = await unrecognised_mails(services)
     return templates.TemplateResponse(request, "mail/unrecognised.html", {"rows": rows})
 
 
@@ -179,11 +162,10 @@ async def _unrecognised_page(
     request: Request, services: Services, inbound_id: int, values: dict[str, str] | None = None,
     error: str | None = None, status: int = 200,
 ) -> HTMLResponse:  # fmt: skip
-    async with services.sessions() as session:
-        row = await session.get(InboundMail, inbound_id)
-        if row is None:
-            raise HTTPException(404)
-        mailbox = await session.get(Mailbox, row.mailbox_id)
+    found = await inbound_mail(services, inbound_id)
+    if found is None:
+        raise HTTPException(404)
+    row, mailbox = found
     raw_text = row.raw[:RAW_SHOWN_BYTES].decode("utf-8", errors="replace")
     context = {
         "row": row,
@@ -206,18 +188,10 @@ async def unrecognised_detail(inbound_id: int, request: Request, services: Servi
 async def assign(inbound_id: int, request: Request, services: ServicesDep, user: CurrentUserDep) -> Response:
     form = await request.form()
     values = {name: str(form.get(name) or "").strip() for name in FORM_FIELDS}
-    async with services.sessions() as session:
-        row = await session.get(InboundMail, inbound_id)
-        if row is None:
-            raise HTTPException(404)
-        mailbox = await session.get(Mailbox, row.mailbox_id)
-        assert mailbox is not None
-        message_id = (row.message_id or f"mail-{row.id}").strip("<>")
-    data: dict[str, Any] = {k: v for k, v in values.items() if v}
-    data.update(mailbox=mailbox.address, external_id=message_id)
     try:
-        payload = validate_payload(data, time_zone=services.settings.time_zone)
-        inquiry_id = await _intake(services).assign(inbound_id, payload, user.id if user else None)
+        inquiry_id = await assign_unrecognised(services, inbound_id, values, user.id if user else None)
+    except LookupError:
+        raise HTTPException(404) from None
     except (PayloadError, IntakeRejected) as exc:
         status = 409 if exc.status_code == 409 else 422
         return await _unrecognised_page(
@@ -232,7 +206,7 @@ async def discard(inbound_id: int, request: Request, services: ServicesDep, user
     form = await request.form()
     reason = str(form.get("reason") or "").strip()[:500] or None
     try:
-        await _intake(services).discard(inbound_id, reason, user.id if user else None)
+        await discard_unrecognised(services, inbound_id, reason, user.id if user else None)
     except LookupError:
         raise HTTPException(404) from None
     except PayloadError:

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
-from sqlalchemy import select
 
-from db.models import MarketingStatus, User
+from db.models import MarketingStatus
 from starter.services.dashboard import safe_link
-from starter.services.media import MediaStore
-from starter.services.properties import MARKETING_LABELS, PAGE_SIZE, PropertyFilter, list_properties, property_detail
+from starter.services.office_choices import office_users
+from starter.services.properties import (
+    MARKETING_LABELS,
+    PAGE_SIZE,
+    PropertyFilter,
+    find_expose,
+    get_property_detail,
+    search_properties,
+)
 from web.dependencies import ServicesDep
 from web.pages.dashboard import not_found
 from web.security.auth import current_user
@@ -50,9 +56,8 @@ async def properties(
         archived=in_archive,
         page=max(1, min(_int(page) or 1, 10_000)),
     )
-    async with services.sessions() as session:
-        rows, total = await list_properties(session, wanted)
-        users = list(await session.scalars(select(User).order_by(User.name)))
+    rows, total = await search_properties(services, wanted)
+    users = await office_users(services, active_only=False)  # the filter may name a deactivated manager
     context = {
         "rows": rows,
         "total": total,
@@ -68,8 +73,7 @@ async def properties(
 
 @router.get("/properties/{property_id:int}", response_class=HTMLResponse)
 async def property_page(request: Request, property_id: int, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        detail = await property_detail(session, property_id)
+    detail = await get_property_detail(services, property_id)
     if detail is None:
         return not_found(request, f"Objekt #{property_id} existiert nicht.")
     context = {"d": detail, "labels": MARKETING_LABELS, "safe_link": safe_link}
@@ -78,10 +82,8 @@ async def property_page(request: Request, property_id: int, services: ServicesDe
 
 @router.get("/properties/{property_id:int}/expose.pdf", response_model=None)
 async def expose_download(request: Request, property_id: int, services: ServicesDep) -> FileResponse | HTMLResponse:
-    async with services.sessions() as session:
-        detail = await property_detail(session, property_id)
-    stored = detail.prop.expose_file if detail else None
-    path = MediaStore(services.settings.data_dir).document_path(stored) if stored else None
-    if detail is None or path is None:
+    found = await find_expose(services, property_id)
+    if found is None:
         return not_found(request, "Für dieses Objekt ist kein Exposé-PDF hinterlegt.")
-    return FileResponse(path, media_type="application/pdf", filename=f"Expose-{detail.prop.external_ref}.pdf")
+    path, ref = found
+    return FileResponse(path, media_type="application/pdf", filename=f"Expose-{ref}.pdf")

@@ -12,14 +12,20 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
-from db.models import MarketingStatus, PropertyImport, User
+from db.models import MarketingStatus
 from starter.services import properties as service
 from starter.services.context import Services
 from starter.services.form_errors import german_problem
-from starter.services.media import MAX_IMAGE_BYTES, MAX_PDF_BYTES, MediaError, MediaStore
-from starter.services.property_import import MAX_UPLOAD_BYTES, ImportOptions, PropertyImporter
+from starter.services.media import MAX_IMAGE_BYTES, MAX_PDF_BYTES, MediaError
+from starter.services.office_choices import office_users
+from starter.services.property_import import (
+    MAX_UPLOAD_BYTES,
+    ImportOptions,
+    get_property_import,
+    import_openimmo,
+    recent_property_imports,
+)
 from web.api.properties import PropertyDetailOut, get_property
 from web.dependencies import ServicesDep
 from web.flash import flash
@@ -52,50 +58,16 @@ FIELD_LABELS = {
 
 
 async def _form_context(services: Services, prop_id: int | None, values: dict[str, Any]) -> dict[str, Any]:
-    async with services.sessions() as session:
-        users = list(await session.scalars(select(User).where(User.is_active).order_by(User.name)))
-        persons = await service.person_choices(session)
-        detail = await service.property_detail(session, prop_id) if prop_id else None
+    choices = await service.property_form_choices(services, prop_id)
     return {
         "values": values,
-        "users": users,
-        "persons": persons,
+        "users": choices.users,
+        "persons": choices.persons,
         "statuses": service.MARKETING_LABELS,
         "text_labels": service.TEXT_LABELS,
-        "detail": detail,
+        "detail": choices.detail,
         "prop_id": prop_id,
     }
-
-
-async def _values_of(services: Services, property_id: int) -> dict[str, Any] | None:
-    async with services.sessions() as session:
-        detail = await service.property_detail(session, property_id)
-        if detail is None:
-            return None
-        prop = detail.prop
-        return {
-            "external_ref": prop.external_ref,
-            "title": prop.title,
-            "marketing_status": prop.marketing_status,
-            "visible_to_all": prop.visible_to_all,
-            "visible_user_ids": [user.id for user in detail.visible_users],
-            "manager_user_id": prop.manager_user_id,
-            "contact_persons": await service.person_values(session, prop.id),
-            "property_type": prop.property_type or "",
-            "rooms": _number(prop.rooms),
-            "living_area": _number(prop.living_area),
-            "price": _number(prop.price),
-            "street": prop.street or "",
-            "zip_code": prop.zip_code or "",
-            "city": prop.city or "",
-            "key_data": service.format_key_facts(prop.key_data),
-            "texts": dict(prop.texts),
-            "expose_url": prop.expose_url or "",
-        }
-
-
-def _number(value: Any) -> str:
-    return "" if value is None else str(value).replace(".", ",").removesuffix(",0").removesuffix(",00")
 
 
 def _input(form: dict[str, Any], lists: dict[str, list[str]]) -> service.PropertyInput:
@@ -143,9 +115,7 @@ async def _save(request: Request, services: Services, property_id: int | None) -
     fields, lists = await _posted(request)
     try:
         data = _input(fields, lists)
-        async with services.sessions.begin() as session:
-            prop = await service.save_property(session, data, property_id)
-            saved_id = prop.id
+        saved_id = await service.store_property(services, data, property_id)
     except (ValidationError, service.PropertyError) as exc:
         context = await _form_context(services, property_id, fields)
         context["error"] = _problem(exc)
@@ -172,7 +142,7 @@ async def create_property(request: Request, services: ServicesDep) -> Response:
 
 @router.get("/properties/{property_id:int}/edit", response_class=HTMLResponse)
 async def edit_property(request: Request, property_id: int, services: ServicesDep) -> HTMLResponse:
-    values = await _values_of(services, property_id)
+    values = await service.property_form_values(services, property_id)
     if values is None:
         return _missing(request, property_id)
     return templates.TemplateResponse(
@@ -182,7 +152,7 @@ async def edit_property(request: Request, property_id: int, services: ServicesDe
 
 @router.post("/properties/{property_id:int}/edit", response_model=None)
 async def update_property(request: Request, property_id: int, services: ServicesDep) -> Response:
-    if await _values_of(services, property_id) is None:  # before reading the form
+    if not await service.property_exists(services, property_id):  # before reading the form
         return _missing(request, property_id)
     return await _save(request, services, property_id)
 
@@ -198,25 +168,19 @@ async def upload_expose(request: Request, property_id: int, services: ServicesDe
 
 
 async def _upload(request: Request, services: Services, property_id: int, kind: str) -> Response:
-    if await _values_of(services, property_id) is None:
+    if not await service.property_exists(services, property_id):
         return _missing(request, property_id)
-    store = MediaStore(services.settings.data_dir)
     try:
         upload = await read_upload(request, "file", MAX_IMAGE_BYTES if kind == "cover" else MAX_PDF_BYTES)
         if kind == "cover":
-            url = store.save_picture(property_id, upload.data, "Das Titelbild")
+            await service.attach_cover(services, property_id, upload.data)
         else:
-            path = store.save_expose(property_id, upload.data)
-        async with services.sessions.begin() as session:
-            prop = await service.set_media(session, property_id)
-            if kind == "cover":
-                prop.cover_image_url = url
-            else:
-                prop.expose_file = path
+            await service.attach_expose(services, property_id, upload.data)
     except (UploadError, MediaError) as exc:
         reason = exc.reason if isinstance(exc, UploadError) else str(exc)
         status = exc.status_code if isinstance(exc, UploadError) else 422
-        context = await _form_context(services, property_id, await _values_of(services, property_id) or {})
+        values = await service.property_form_values(services, property_id) or {}
+        context = await _form_context(services, property_id, values)
         context["error"] = reason
         return templates.TemplateResponse(request, "properties/form.html", context, status_code=status)
     flash(request, "Titelbild gespeichert." if kind == "cover" else "Exposé (PDF) gespeichert.")
@@ -226,9 +190,7 @@ async def _upload(request: Request, services: Services, property_id: int, kind: 
 @router.post("/properties/{property_id:int}/expose/remove", response_model=None)
 async def remove_expose(request: Request, property_id: int, services: ServicesDep) -> Response:
     try:
-        async with services.sessions.begin() as session:
-            prop = await service.set_media(session, property_id)
-            prop.expose_file = None
+        await service.remove_expose(services, property_id)
     except service.PropertyError:
         return _missing(request, property_id)
     flash(request, "Das Exposé-PDF wird nicht mehr verschickt.")
@@ -247,9 +209,7 @@ async def restore_property(request: Request, property_id: int, services: Service
 
 async def _archive(request: Request, services: Services, property_id: int, *, archived: bool) -> Response:
     try:
-        async with services.sessions.begin() as session:
-            prop = await service.set_archived(session, property_id, archived)
-            ref = prop.external_ref
+        ref = (await service.archive_property(services, property_id, archived)).external_ref
     except service.PropertyError:
         return _missing(request, property_id)
     flash(
@@ -271,9 +231,8 @@ async def import_page(request: Request, services: ServicesDep) -> HTMLResponse:
 
 async def _import_context(request: Request, services: Services) -> dict[str, Any]:
     user = current_user(request)
-    async with services.sessions() as session:
-        recent = list(await session.scalars(select(PropertyImport).order_by(PropertyImport.id.desc()).limit(20)))
-        users = list(await session.scalars(select(User).where(User.is_active).order_by(User.name)))
+    recent = await recent_property_imports(services)
+    users = await office_users(services)
     return {"recent": recent, "users": users, "me": user.id if user else None, "max_mb": MAX_UPLOAD_BYTES // 2**20}
 
 
@@ -290,16 +249,13 @@ async def import_upload(request: Request, services: ServicesDep) -> Response:
         visible_to_all=upload.fields.get("visible_to_all") == "true",
         manager_user_id=int(manager) if manager.isdigit() and len(manager) < 12 else None,
     )
-    importer = PropertyImporter(services.sessions, services.settings)
-    row = await importer.receive(upload.data, upload.filename, channel="web", user_id=user.id if user else None)
-    await importer.run(row.id, upload.data, options)
+    row = await import_openimmo(services, upload.data, upload.filename, options, user.id if user else None)
     return RedirectResponse(f"/properties/imports/{row.id}", status_code=303)
 
 
 @router.get("/properties/imports/{import_id:int}", response_class=HTMLResponse)
 async def import_report(request: Request, import_id: int, services: ServicesDep) -> HTMLResponse:
-    async with services.sessions() as session:
-        row = await session.get(PropertyImport, import_id)
+    row = await get_property_import(services, import_id)
     if row is None:
         return not_found(request, f"Import #{import_id} existiert nicht.")
     return templates.TemplateResponse(request, "properties/import_report.html", {"row": row})
@@ -322,9 +278,8 @@ async def import_api(
         chunks.append(chunk)
     data = b"".join(chunks)
     user = current_user(request)
-    importer = PropertyImporter(services.sessions, services.settings)
-    row = await importer.receive(data, filename, channel="web", user_id=user.id if user else None)
-    row = await importer.run(row.id, data, ImportOptions(visible_to_all=visible_to_all))
+    options = ImportOptions(visible_to_all=visible_to_all)
+    row = await import_openimmo(services, data, filename, options, user.id if user else None)
     body = {"id": row.id, "status": row.status, "error": row.error, "report": row.report}
     return JSONResponse(body, status_code=422 if row.error else 200)
 
@@ -349,9 +304,7 @@ async def replace_property_api(
 
 async def _write_api(services: Services, data: service.PropertyInput, property_id: int | None) -> PropertyDetailOut:
     try:
-        async with services.sessions.begin() as session:
-            prop = await service.save_property(session, data, property_id)
-            saved_id = prop.id
+        saved_id = await service.store_property(services, data, property_id)
     except service.PropertyError as exc:
         reason = str(exc)
         status = 404 if reason.startswith("Objekt #") else 409 if "Objektnummer" in reason else 422
@@ -371,8 +324,7 @@ async def restore_property_api(property_id: int, services: ServicesDep) -> Prope
 
 async def _archive_api(services: Services, property_id: int, *, archived: bool) -> PropertyDetailOut:
     try:
-        async with services.sessions.begin() as session:
-            await service.set_archived(session, property_id, archived)
+        await service.archive_property(services, property_id, archived)
     except service.PropertyError as exc:
         raise HTTPException(404, str(exc)) from None
     return await _detail_out(services, property_id)
