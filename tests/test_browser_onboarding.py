@@ -271,6 +271,7 @@ async def test_a_new_office_sets_itself_up_and_the_duplicate_task_waits_in_the_a
     await admin.get_by_role("button", name="Speichern").click()
     await expect(admin.get_by_role("status")).to_have_text(f"Objekt {PROPERTY_REF} gespeichert.")
     await expect(admin.locator("#property-visibility")).to_have_text("Max Makler")
+    await expect(admin.locator("main p.muted").first).to_contain_text("aus OpenImmo importiert · geändert")
     await screenshot(admin, "3-property.png")
 
     # The admin sets up the inquiry manager (saving stores the mail templates as well).
