@@ -90,6 +90,15 @@ class NewOffice:
                         return match.group(0)
                 await asyncio.sleep(0.1)
 
+    async def attachments_to(self, address: str, subject: str, within: float = 60) -> list[str]:
+        """The content types of the attachments of the mail to ADDRESS with SUBJECT, once it arrived."""
+        async with asyncio.timeout(within):
+            while True:
+                for mail in self.sink.received:
+                    if address in mail.rcpt_tos and mail.subject == subject:
+                        return [part.get_content_type() for part in mail.message.iter_attachments()]
+                await asyncio.sleep(0.1)
+
     async def inquiry_from(self, email: str, within: float = 60) -> int:
         """The inquiry the mailbox watcher made from the portal mail of EMAIL (read, never written)."""
         async with asyncio.timeout(within):
@@ -308,6 +317,8 @@ async def test_a_new_office_sets_itself_up_and_the_duplicate_task_waits_in_the_a
     prospect = await (await browser.new_context(locale="de-DE")).new_page()
     await confirm(prospect, await office.mail_to("nina@example.com", CONFIRM_LINK), "10999")
     await office.status_becomes(nina, "completed")
+    expose = await office.attachments_to("nina@example.com", "Ihr Exposé: Helle 3-Zimmer-Wohnung am Nordbahnhof")
+    assert "application/pdf" in expose  # the exposé PDF that came with the OpenImmo ZIP
 
     # The same prospect under another address: a duplicate by name and zip code, a task for the manager.
     await office.portal_mail("Nina", "Neumann", "nina.neumann@web.example", "IS24-ONB-2")
