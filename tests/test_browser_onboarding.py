@@ -33,14 +33,16 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from db.base import utcnow
 from db.events import MailboxChanged
+from db.migrate import upgrade_sync
 from db.models import DomainEvent, Inquiry, Mailbox
-from db.session import SessionFactory
+from db.session import SessionFactory, create_engine
 from messaging.imap_client import ImapConfig, append
 from settings import Settings
 from starter.dev.smtp_sink import SmtpSink
@@ -69,8 +71,25 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.timeout(300),
     needs_chromium,
-    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),  # a browser adds nothing per backend
 ]
+
+
+@pytest.fixture
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """What `immoflow dev --no-demo` starts with: a new SQLite database the migrations made, rows they insert
+    included (the switched-off sample automations, ...), and nothing else. Not the shared, truncated one."""
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('new-office') / 'immoflow.db'}"
+    upgrade_sync(url)
+    return url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)  # as it is: the conftest's engine would empty the migrations' rows
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 @dataclass
