@@ -13,7 +13,8 @@ The inquiries then arrive as ImmoScout24 portal mails APPENDed into that IMAP ma
 the intake makes inquiries and starts their workflows. The first prospect confirms and completes; the second
 is the same person under another address, a duplicate by name and zip code: its workflow stops (`aborted`,
 "Dublette – wartet auf Prüfung" while the review window is open) with a check task for the property's
-manager, which waits in the agent's inbox (with the count in the menu) until he marks it done. Real app (uvicorn), real worker and dispatcher on the time-skipping server, real SMTP sink.
+manager, which waits in the agent's inbox (with the count in the menu) until he marks it done.
+Real app (uvicorn), real worker and dispatcher on the time-skipping server, real SMTP sink.
 """
 
 from __future__ import annotations
