@@ -122,6 +122,8 @@ class MailboxActivities:
                     log.warning("mailbox %s: UIDVALIDITY %s -> %s", request.mailbox_id, known_validity, validity)
             if action == "move" and target:
                 await imap.ensure_folder(target)
+            # A round waits for mail for minutes: the office page shows at once that login and folder work.
+            await self._contacted(request.mailbox_id)
             idle = imap.supports_idle()
             backlog = 0
             while True:
@@ -191,6 +193,12 @@ class MailboxActivities:
             mailbox = await session.get(Mailbox, mailbox_id)
             if mailbox is not None:
                 mailbox.uidvalidity, mailbox.last_uid = validity, uid
+
+    async def _contacted(self, mailbox_id: int) -> None:
+        async with self._sessions.begin() as session:
+            mailbox = await session.get(Mailbox, mailbox_id)
+            if mailbox is not None:
+                mailbox.last_contact_at, mailbox.last_error, mailbox.last_error_at = utcnow(), None, None
 
     async def _failed(self, mailbox_id: int, message: str) -> None:
         log.warning("mailbox %s: %s", mailbox_id, message)

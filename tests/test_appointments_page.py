@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from db.models import Appointment, User
+from db.models import Appointment, Contact, User
 from db.session import SessionFactory
 from domain.passwords import hash_password
 from settings import Settings
@@ -27,11 +27,12 @@ async def calendar(sessions: SessionFactory) -> dict[str, int]:
         anna = User(email=ANNA, name="Anna Agent", password_hash=hash_password(PASSWORD))
         otto = User(email=OTTO, name="Otto Other", password_hash=hash_password(PASSWORD))
         admin = User(email=ADMIN, name="Clara Chefin", password_hash=hash_password(PASSWORD), role="admin")
-        session.add_all([anna, otto, admin])
+        klara = Contact(first_name="Klara", last_name="Kauf", email="klara@example.com")
+        session.add_all([anna, otto, admin, klara])
         await session.flush()
         rows = {
             # Tuesday 10:00–11:00 Berlin (UTC+1)
-            "tuesday": Appointment(title="Besichtigung W-1001", kind="viewing", user_id=anna.id,
+            "tuesday": Appointment(title="Besichtigung W-1001", kind="viewing", user_id=anna.id, contact_id=klara.id,
                                    starts_at=utc(2026, 3, 24, 9), ends_at=utc(2026, 3, 24, 10)),
             # Monday 00:30 Berlin is Sunday 23:30 UTC: it belongs to Monday
             "early_monday": Appointment(title="Frühtermin", user_id=anna.id,
@@ -47,7 +48,7 @@ async def calendar(sessions: SessionFactory) -> dict[str, int]:
         }  # fmt: skip
         session.add_all(rows.values())
         await session.flush()
-        return {name: row.id for name, row in rows.items()} | {"otto": otto.id}
+        return {name: row.id for name, row in rows.items()} | {"otto": otto.id, "klara": klara.id}
 
 
 def _ids(html: str) -> list[int]:
@@ -66,6 +67,7 @@ async def test_the_week_list_shows_the_agents_appointments_by_local_day(
     sunday = week.split('id="day-2026-03-29"')[1].split("</section>")[0]
     assert "10:00–11:00" in sunday
     assert "Ottos Termin" not in week and "Besichtigung" in week
+    assert f'<a href="/contacts/{calendar["klara"]}">Klara Kauf</a>' in week  # the prospect's page is a click away
     assert "day=2026-03-16" in week and "day=2026-03-30" in week  # previous and next week
 
 

@@ -73,6 +73,7 @@ async def inbox(sessions: SessionFactory) -> dict[str, int]:
             "finished": finished.id,
             "others": others.id,
             "inquiry": inquiry,
+            "contact": contact.id,
         }
 
 
@@ -91,7 +92,7 @@ async def test_an_agent_sees_her_open_tasks_overdue_first_with_links_and_the_cou
     assert "überfällig seit" in page
     assert f'href="/dashboard/inquiries/{inbox["inquiry"]}"' in page
     assert 'href="/slot-requests/7"' in page
-    assert "Kontakt: Klara Kauf" in page
+    assert f'Kontakt: <a href="/contacts/{inbox["contact"]}">Klara Kauf</a>' in page
     assert "Ottos Aufgabe" not in page and "Schon erledigt" not in page
     badge = BADGE.search(other_page)
     assert badge is not None and badge.group(1) == "3"

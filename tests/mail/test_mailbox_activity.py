@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from pathlib import Path
 from typing import Any
@@ -125,6 +127,29 @@ async def test_a_crash_mid_batch_processes_every_mail_exactly_once(
     assert (mails, inquiries) == (4, 4)
     assert len(set(ids)) == 4
     assert len(await flagged(imap)) == 4
+
+
+async def test_the_first_contact_shows_while_the_round_still_waits_for_mail(
+    sessions: SessionFactory, settings: Settings, office: dict[str, Any]
+) -> None:
+    """A new mailbox, nothing in it yet: the office page must not say "noch nie" for a whole round."""
+    mailbox_id = office["mailbox"].id
+    running = asyncio.create_task(poll(sessions, settings, mailbox_id, processor(sessions, settings), max_seconds=30))
+    try:
+        async with asyncio.timeout(25):
+            while True:
+                async with sessions() as session:
+                    mailbox = await session.get(Mailbox, mailbox_id)
+                    assert mailbox is not None
+                if mailbox.last_contact_at is not None:
+                    break
+                assert not running.done(), running  # the round ended before it recorded the contact
+                await asyncio.sleep(0.1)
+        assert not running.done() and mailbox.last_error is None
+    finally:
+        running.cancel()
+        with contextlib.suppress(BaseException):
+            await running
 
 
 async def test_a_dropped_connection_is_an_error_shown_and_the_retry_loses_nothing(
