@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from db.app_settings import INQUIRY_MANAGER_KEY as CONFIG_KEY
@@ -15,6 +16,8 @@ from db.models import AppSetting
 from db.session import SessionFactory
 from settings import Settings
 from tests import factories
+from tests.hostile.security_support import STRONG_TOKEN
+from tests.hostile.security_support import production as production_settings
 from tests.http import app_client
 from tests.inquiry_harness import running_harness
 from workflows.inquiry_models import InquiryManagerConfig, InquiryState
@@ -116,7 +119,8 @@ async def test_patch_refuses_with_the_field(http: AsyncClient, body: dict[str, A
 
 
 async def test_production_office_gets_an_hour_at_least(settings: Settings, sessions: SessionFactory) -> None:
-    production = settings.model_copy(update={"env": "production"})
+    # a setup production accepts (issue 17), with the API token the client sends
+    production = production_settings(settings, api_token=SecretStr(STRONG_TOKEN))
     async with app_client(production) as http:
         response = await http.patch(API, json={"followup_interval": "PT30S"})
         assert response.status_code == 422 and "followup_interval" in fields_named(response)

@@ -78,7 +78,9 @@ _DE: dict[str, str] = {
     "status.completed": "Abgeschlossen",
     "status.aborted": "Abgebrochen",
     "status.duplicate_review": "Dublette – wartet auf Prüfung",
-    "dashboard.needs_attention": "Braucht Aufmerksamkeit: {count} Workflow(s) kommen nicht von selbst weiter "
+    "dashboard.needs_attention.one": "Braucht Aufmerksamkeit: {n} Workflow kommt nicht von selbst weiter "
+    "(fehlschlagende Workflow-Tasks oder Zustellungen nach 5 und mehr Versuchen); Details im Temporal UI.",
+    "dashboard.needs_attention.other": "Braucht Aufmerksamkeit: {n} Workflows kommen nicht von selbst weiter "
     "(fehlschlagende Workflow-Tasks oder Zustellungen nach 5 und mehr Versuchen); Details im Temporal UI.",
     "status.expired": "Abgelaufen",
     "status.cancelled": "Manuell beendet",
