@@ -54,7 +54,7 @@ def forged_size() -> bytes:
     ("data", "reason"),
     [
         (zip_of({"../../etc/cron.d/evil.xml": XML}), "Unsicherer Pfad"),
-        (zip_of({"/tmp/evil.xml": XML}), "Unsicherer Pfad"),
+        (zip_of({"/srv/evil.xml": XML}), "Unsicherer Pfad"),
         (zip_of({"bilder\\..\\..\\evil.xml": XML}), "Unsicherer Pfad"),
         (zip_of({"C:/Windows/evil.xml": XML}), "Unsicherer Pfad"),
         (zip_of({"export.xml": XML}, symlink="bilder/nb-12-titel.jpg"), "symbolischer Link"),

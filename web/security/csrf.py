@@ -22,7 +22,9 @@ from urllib.parse import parse_qs
 
 from markupsafe import Markup, escape
 from starlette.requests import HTTPConnection, Request
-from starlette.types import Message, Receive, Scope
+from starlette.types import Receive, Scope
+
+from web.security.bodies import read_capped, replaying
 
 SESSION_KEY = "csrf"
 FIELD_NAME = "csrf_token"
@@ -86,11 +88,11 @@ async def submitted_token(scope: Scope, receive: Receive) -> tuple[str | None, R
     if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return None, receive
     body = await _read_body(receive)
-    replay = _replaying(body, receive)
+    replay = replaying(body, receive)
     if content_type == "application/x-www-form-urlencoded":
         values = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).get(FIELD_NAME)
         return (values[0] if values else None), replay
-    request = Request(scope, _replaying(body, receive))
+    request = Request(scope, replaying(body, receive))
     form = await request.form()
     try:
         value = form.get(FIELD_NAME)
@@ -100,30 +102,7 @@ async def submitted_token(scope: Scope, receive: Receive) -> tuple[str | None, R
 
 
 async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_FORM_BYTES:
-            raise BodyTooLargeError
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()  # afterwards: the real channel, e.g. http.disconnect
-
-    return replay
+    body = await read_capped(receive, MAX_FORM_BYTES)
+    if body is None:
+        raise BodyTooLargeError
+    return body

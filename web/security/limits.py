@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from db import counters
 from db.session import SessionFactory
 from settings import Settings
+from web.security.bodies import read_capped, replaying
 from web.texts import t
 
 log = logging.getLogger(__name__)
@@ -131,11 +132,11 @@ class AbuseLimitMiddleware:
                 await _too_many(path, wait)(scope, receive, send)
                 return
         if cap is not None:
-            body = await _read_capped(receive, cap)
+            body = await read_capped(receive, cap)
             if body is None:
                 await _too_large(path, cap)(scope, receive, send)
                 return
-            receive = _replay(body, receive)
+            receive = replaying(body, receive)
         await self.app(scope, receive, send)
 
     async def _retry_after(self, scope: Scope, key: str, limit: int) -> int:
@@ -157,34 +158,3 @@ def _content_length(scope: Scope) -> int | None:
             text = value.decode("latin-1").strip()
             return int(text) if text.isdigit() else None
     return None
-
-
-async def _read_capped(receive: Receive, cap: int) -> bytes | None:
-    """The whole body, or None as soon as it passes CAP (the rest is never read)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > cap:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
