@@ -19,8 +19,9 @@ from starter.services.form_errors import german_problem
 from starter.services.office_choices import office_users
 from web.dependencies import ServicesDep
 from web.flash import flash
-from web.pages.dashboard import not_found
+from web.pages.dashboard import mail_page, not_found
 from web.security.auth import current_user
+from web.security.headers import MAIL_FRAME_HEADERS
 from web.templating import templates
 
 router = APIRouter(tags=["office"], include_in_schema=False)
@@ -92,7 +93,16 @@ async def contact_message(request: Request, contact_id: int, message_id: int, se
     message = await service.find_contact_message(services, contact_id, message_id)
     if message is None:
         return not_found(request, "Diese Nachricht gibt es bei diesem Kontakt nicht.")
-    return templates.TemplateResponse(request, "contacts/message.html", {"message": message, "contact_id": contact_id})
+    return mail_page(request, message, f"/contacts/{contact_id}", "← Zum Kontakt")
+
+
+@router.get("/contacts/{contact_id:int}/messages/{message_id:int}/html", response_class=HTMLResponse)
+async def contact_message_html(contact_id: int, message_id: int, services: ServicesDep) -> HTMLResponse:
+    """The mail's HTML part for the sandboxed frame, with the mail-frame policy (inline styles, no scripts)."""
+    message = await service.find_contact_message(services, contact_id, message_id)
+    if message is None or not message.body_html:
+        return HTMLResponse("", status_code=404)
+    return HTMLResponse(message.body_html, headers=MAIL_FRAME_HEADERS)
 
 
 async def _form_context(services: Services, values: dict[str, Any], contact_id: int | None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from db.base import utcnow
-from db.models import Inquiry, InquiryStatus
+from db.models import Inquiry, InquiryStatus, Message
 from starter.services import dashboard as queries
 from starter.services.inquiry_views import InquiryDetail, InquiryItem
 from web.dependencies import ServicesDep
@@ -188,7 +188,18 @@ async def message_view(request: Request, inquiry_id: int, message_id: int, servi
     message = await queries.find_inquiry_message(services, inquiry_id, message_id)
     if message is None:
         return not_found(request, t("error.message_missing"))
-    return templates.TemplateResponse(request, "dashboard/message.html", {"message": message, "inquiry_id": inquiry_id})
+    return mail_page(request, message, f"/dashboard/inquiries/{inquiry_id}", t("mail.back"))
+
+
+def mail_page(request: Request, message: Message, back_url: str, back_label: str) -> HTMLResponse:
+    """A mail as sent (headers, text, the HTML part in a sandboxed frame served from `<page>/html`)."""
+    context = {
+        "message": message,
+        "back_url": back_url,
+        "back_label": back_label,
+        "html_url": f"{request.url.path}/html",
+    }
+    return templates.TemplateResponse(request, "dashboard/message.html", context)
 
 
 @router.get("/dashboard/inquiries/{inquiry_id}/messages/{message_id}/html", response_class=HTMLResponse)
