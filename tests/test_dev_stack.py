@@ -337,9 +337,7 @@ def test_a_portal_mail_becomes_an_inquiry_and_the_reply_stops_it(start_stack: St
     reply["From"], reply["To"] = prospect, str(confirmation["Reply-To"])
     reply["Subject"] = "Re: " + str(confirmation["Subject"])
     reply["In-Reply-To"] = reply["References"] = str(confirmation["Message-ID"])
-    reply.set_content(
-        "Danke, ich melde mich telefonisch.\n\n> " + "\n> ".join(str(confirmation.get_content()).splitlines())
-    )
+    reply.set_content("Danke, ich melde mich telefonisch.\n\n> " + "\n> ".join(_plain_text(confirmation).splitlines()))
     with smtplib.SMTP("127.0.0.1", stack.smtp, timeout=10) as smtp:
         smtp.send_message(reply)
     assert _poll_db(stack, "SELECT status FROM inquiries WHERE status = 'aborted'") == "aborted"
@@ -348,3 +346,9 @@ def test_a_portal_mail_becomes_an_inquiry_and_the_reply_stops_it(start_stack: St
     assert _poll_db(stack, "SELECT text FROM activities WHERE kind = 'antwort'") == "Danke, ich melde mich telefonisch."
     stack.process.send_signal(signal.SIGTERM)
     assert _wait_exit(stack) == 0, stack.output()
+
+
+def _plain_text(mail: Any) -> str:
+    """The text part of a caught mail (immoflow's mails are multipart/alternative: text and HTML)."""
+    part = mail.get_body(preferencelist=("plain",))
+    return str(part.get_content()) if part is not None else ""

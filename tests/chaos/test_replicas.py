@@ -29,6 +29,7 @@ from benchmarks.stack import ProcessStack, auth_headers
 from db.models import AutomationRun, DomainEvent, Message, MessageStatus, Task, User
 from starter.dev.demo import AGENT_PASSWORD
 from starter.services.showcase import AGENT_EMAIL
+from tests import factories
 from tests.chaos.support import FINAL, Inspector, Planned, assert_exactly_once, mail_key, plan
 from tests.conftest import POSTGRES_URL, worker_database
 from tests.http import csrf_from
@@ -182,6 +183,8 @@ async def run_scenario(stack: ProcessStack, inspector: Inspector, balancer: Bala
         await balancer.write("/api/contacts", {"last_name": f"Replika{n}", "email": f"replika-{n}@example.org"})
         for n in range(CONTACTS)
     ]
+    for n in range(CONTACTS):  # the first email is advertising: without a confirmed consent the outbox refuses it
+        await factories.confirmed_advertising_consent(inspector.sessions, f"replika-{n}@example.org")
     process = await balancer.write("/api/sales-processes", {**PROCESS, "name": "Replika-Verkauf"})
     leads = [
         await balancer.write(
