@@ -11,18 +11,13 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleCalendarSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
-    ScheduleRange,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from settings import Settings
+from starter.temporal.schedules import daily_spec, upsert_schedule
 from workflows.retention_scan import RetentionScanWorkflow
 from workflows.shared import IMMOFLOW_KIND
 
@@ -41,33 +36,11 @@ def retention_schedule(settings: Settings) -> Schedule:
             typed_search_attributes=TypedSearchAttributes([SearchAttributePair(IMMOFLOW_KIND, "retention-scan")]),
             static_summary=f"Daily retention scan ({at:%H:%M} {settings.time_zone})",
         ),
-        spec=ScheduleSpec(
-            calendars=[
-                ScheduleCalendarSpec(
-                    second=[ScheduleRange(at.second)],
-                    minute=[ScheduleRange(at.minute)],
-                    hour=[ScheduleRange(at.hour)],
-                    comment="daily retention scan (DSGVO)",
-                )
-            ],
-            time_zone_name=settings.time_zone,
-        ),
+        spec=daily_spec(at, settings.time_zone, "daily retention scan (DSGVO)"),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP_WINDOW),
     )
 
 
 async def sync_retention_schedule(client: Client, settings: Settings) -> str:
     """Create the schedule or bring it in line with the settings, keeping a pause set in the UI."""
-    schedule = retention_schedule(settings)
-    try:
-        await client.create_schedule(RETENTION_SCHEDULE_ID, schedule)
-        return "created"
-    except ScheduleAlreadyRunningError:
-        pass
-
-    def replace(previous: ScheduleUpdateInput) -> ScheduleUpdate:
-        schedule.state = previous.description.schedule.state
-        return ScheduleUpdate(schedule=schedule)
-
-    await client.get_schedule_handle(RETENTION_SCHEDULE_ID).update(replace)
-    return "updated"
+    return await upsert_schedule(client, RETENTION_SCHEDULE_ID, retention_schedule(settings))

@@ -8,7 +8,7 @@ without deleting anything. Called by `immoflow dev` on every start and by deploy
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 
 from temporalio.client import (
     Client,
@@ -47,19 +47,40 @@ def birthday_time_zone(settings: Settings) -> str:
     return settings.birthday_scan_time_zone or settings.time_zone
 
 
-def birthday_spec(settings: Settings) -> ScheduleSpec:
-    at = settings.birthday_scan_time
+def daily_spec(at: time, time_zone: str, comment: str) -> ScheduleSpec:
+    """Every day at AT in TIME_ZONE (the office's wall clock, across summer time)."""
     return ScheduleSpec(
         calendars=[
             ScheduleCalendarSpec(
                 second=[ScheduleRange(at.second)],
                 minute=[ScheduleRange(at.minute)],
                 hour=[ScheduleRange(at.hour)],
-                comment="daily birthday scan (automations)",
+                comment=comment,
             )
         ],
-        time_zone_name=birthday_time_zone(settings),
+        time_zone_name=time_zone,
     )
+
+
+async def upsert_schedule(client: Client, schedule_id: str, schedule: Schedule) -> str:
+    """Create the schedule or bring it in line with SCHEDULE: "created" or "updated"."""
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        return "created"
+    except ScheduleAlreadyRunningError:
+        pass
+
+    def replace(previous: ScheduleUpdateInput) -> ScheduleUpdate:
+        # Keep the office's pause (set in the Temporal UI) and its note; everything else from settings.
+        schedule.state = previous.description.schedule.state
+        return ScheduleUpdate(schedule=schedule)
+
+    await client.get_schedule_handle(schedule_id).update(replace)
+    return "updated"
+
+
+def birthday_spec(settings: Settings) -> ScheduleSpec:
+    return daily_spec(settings.birthday_scan_time, birthday_time_zone(settings), "daily birthday scan (automations)")
 
 
 def birthday_schedule(settings: Settings) -> Schedule:
@@ -85,17 +106,5 @@ def _describe(settings: Settings) -> str:
 
 
 async def sync_schedules(client: Client, settings: Settings) -> list[SyncedSchedule]:
-    schedule = birthday_schedule(settings)
-    try:
-        await client.create_schedule(BIRTHDAY_SCHEDULE_ID, schedule)
-        return [SyncedSchedule(BIRTHDAY_SCHEDULE_ID, "created", _describe(settings))]
-    except ScheduleAlreadyRunningError:
-        pass
-
-    def replace(previous: ScheduleUpdateInput) -> ScheduleUpdate:
-        # Keep the office's pause (set in the Temporal UI) and its note; everything else from settings.
-        schedule.state = previous.description.schedule.state
-        return ScheduleUpdate(schedule=schedule)
-
-    await client.get_schedule_handle(BIRTHDAY_SCHEDULE_ID).update(replace)
-    return [SyncedSchedule(BIRTHDAY_SCHEDULE_ID, "updated", _describe(settings))]
+    state = await upsert_schedule(client, BIRTHDAY_SCHEDULE_ID, birthday_schedule(settings))
+    return [SyncedSchedule(BIRTHDAY_SCHEDULE_ID, state, _describe(settings))]
