@@ -2,5 +2,5 @@
 
 Templating in Jinja2's sandbox with the office's editable templates and the German defaults; the inquiry
 and time-slot composers that turn a step into an outbox row; the .ics invitation; the SMTP-facing transport
-protocol and the SMS gateway. Delivery (claim, send, record) is the activity in activities/messages.py.
+protocol and the SMS gateway. Delivery (claim, send, record) is messaging/outbox_delivery.py.
 """

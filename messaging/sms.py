@@ -1,6 +1,6 @@
 """The SMS gateway boundary: an HTTP gateway for production, a sink that records SMS for development.
 
-Both are `Transport`s of the outbox (activities/messages.py): the message row is claimed before sending,
+Both are `Transport`s of the outbox (messaging/outbox_delivery.py): the message row is claimed before sending,
 so a retried activity does not send twice. The gateway also gets the row's idempotency key as
 `Idempotency-Key` header and `reference`, so a gateway that deduplicates folds the remaining window.
 """

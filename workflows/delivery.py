@@ -2,7 +2,7 @@
 
 The delivery activity heartbeats while its transport talks to the SMTP server or SMS gateway, so a worker
 that dies mid-send is noticed after DELIVERY_HEARTBEAT instead of the whole DELIVERY_TIMEOUT; the outbox
-row's lease is renewed on the same beat and runs out just as quickly (activities/messages.py), so the retry
+row's lease is renewed on the same beat and runs out just as quickly (messaging/outbox_delivery.py), so the retry
 on another worker can claim the row at once.
 """
 
