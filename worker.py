@@ -80,7 +80,7 @@ def build_activities(
     if transports is None:
         transports = {"email": SmtpTransport(settings), "sms": sms_transport(settings)}
     messages = MessageActivities(sessions, transports)
-    inquiries = InquiryActivities(sessions, settings)
+    inquiries = InquiryActivities(sessions, settings, messages.delivery)
     leads = LeadActivities(sessions, settings)
     slots = SlotRequestActivities(sessions, settings)
     automations = AutomationActivities(sessions, settings)

@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.permanent_errors import reason
+from activities.widerruf import expose_wait
 from db.app_settings import INQUIRY_MANAGER_KEY, load_section
 from db.base import utcnow
 from db.crm import (
@@ -39,6 +40,7 @@ from db.models import (
 from db.session import SessionFactory
 from domain.inquiry_rules import match_exception
 from messaging.inquiry_mail import InquiryMailComposer
+from messaging.outbox_delivery import OutboxDelivery
 from settings import Settings
 from workflows.inquiry_models import (
     AddressRequest,
@@ -46,7 +48,12 @@ from workflows.inquiry_models import (
     Assessment,
     AssessRequest,
     InquiryManagerConfig,
+    MailOutcome,
     MailRequest,
+    Preparation,
+    ReminderDraft,
+    ReminderRequest,
+    StepBatch,
     StepRecord,
     StopCheck,
     StopFound,
@@ -89,21 +96,102 @@ async def _property_problem(session: AsyncSession, inquiry: Inquiry, prop: Prope
     return None
 
 
+async def _record_steps(session: AsyncSession, steps: list[StepRecord]) -> None:
+    """Timeline entries + current status, in order; a retry with the same keys adds nothing."""
+    for step in steps:
+        inquiry = await _inquiry(session, step.inquiry_id)
+        seen = step.timeline and await session.scalar(
+            select(InquiryStep.id).where(InquiryStep.inquiry_id == inquiry.id, InquiryStep.key == step.key)
+        )
+        if step.timeline and seen is None:
+            session.add(
+                InquiryStep(
+                    inquiry_id=inquiry.id,
+                    key=step.key,
+                    at=utcnow(),
+                    status=step.state.value,
+                    title=step.title,
+                    detail=step.detail,
+                )
+            )
+        inquiry.status = step.state.value
+        inquiry.reason = step.reason
+        inquiry.next_step = step.next_step
+        inquiry.next_step_at = step.next_step_at
+        inquiry.updated_at = utcnow()
+        for field in ("contact_id", "duplicate_contact_id", "property_id"):
+            value = getattr(step, field)
+            if value is not None:
+                setattr(inquiry, field, value)
+        await session.flush()  # the next step's lookup of the same key sees this one
+
+
 class InquiryActivities:
-    def __init__(self, sessions: SessionFactory, settings: Settings) -> None:
+    def __init__(self, sessions: SessionFactory, settings: Settings, delivery: OutboxDelivery) -> None:
         self._sessions = sessions
         self._mail = InquiryMailComposer(sessions, settings)
+        self._delivery = delivery
 
     def all(self) -> list[Callable[..., Any]]:
         return [
+            # Before issue 19: one activity per status and per compose/deliver (running workflows' histories).
             self.load_inquiry_config,
             self.assess_inquiry,
             self.record_inquiry_step,
+            self.compose_inquiry_mail,
+            # Both versions.
             self.create_inquiry_address,
             self.create_inquiry_task,
             self.find_stop_activity,
-            self.compose_inquiry_mail,
+            # Since issue 19: the steps travel with the work.
+            self.prepare_inquiry,
+            self.record_inquiry_steps,
+            self.send_inquiry_mail,
+            self.prepare_inquiry_reminder,
         ]
+
+    async def _record(self, steps: list[StepRecord]) -> None:
+        if steps:
+            async with self._sessions.begin() as session:
+                await _record_steps(session, steps)
+
+    @activity.defn(name="prepare_inquiry")
+    async def prepare_inquiry(self, inquiry_id: int) -> Preparation:
+        """The settings snapshot and the intake checks in one step (a local activity of the workflow)."""
+        config = await self.load_inquiry_config()
+        assessment = await self.assess_inquiry(AssessRequest(inquiry_id=inquiry_id, exceptions=config.exceptions))
+        return Preparation(config=config, assessment=assessment)
+
+    @activity.defn(name="record_inquiry_steps")
+    async def record_inquiry_steps(self, batch: StepBatch) -> None:
+        await self._record(batch.steps)
+
+    @activity.defn(name="send_inquiry_mail")
+    async def send_inquiry_mail(self, request: MailRequest) -> MailOutcome:
+        """Record the earlier steps, compose into the outbox, deliver, record REQUEST.after.
+
+        One activity per mail: the outbox row (by its idempotency key) makes a retry compose nothing twice,
+        and the delivery's claim and lease send it once. An exposé under a Widerruf period it must wait out
+        is neither composed nor sent: the answer says until when."""
+        await self._record(request.steps)
+        if request.widerruf_check:
+            async with self._sessions() as session:
+                wait = await expose_wait(session, request.inquiry_id)
+            if wait.wait_until is not None and wait.wait_until > utcnow():
+                return MailOutcome(wait_until=wait.wait_until)
+        message_id = await self._mail.compose(request)
+        await self._delivery.deliver(message_id)
+        await self._record(request.after)
+        return MailOutcome(message_id=message_id)
+
+    @activity.defn(name="prepare_inquiry_reminder")
+    async def prepare_inquiry_reminder(self, request: ReminderRequest) -> ReminderDraft:
+        """The stop-activity check and, only without a stop, the reminder composed (the workflow still decides
+        whether to send it: a confirmation may have arrived meanwhile)."""
+        stop = await self.find_stop_activity(request.check)
+        if stop is not None:
+            return ReminderDraft(stop=stop)
+        return ReminderDraft(message_id=await self._mail.compose(request.mail))
 
     @activity.defn(name="load_inquiry_config")
     async def load_inquiry_config(self) -> InquiryManagerConfig:
@@ -166,35 +254,12 @@ class InquiryActivities:
     @activity.defn(name="record_inquiry_step")
     async def record_inquiry_step(self, step: StepRecord) -> None:
         """Timeline entry + current status; a retry with the same key adds nothing."""
-        async with self._sessions.begin() as session:
-            inquiry = await _inquiry(session, step.inquiry_id)
-            seen = step.timeline and await session.scalar(
-                select(InquiryStep.id).where(InquiryStep.inquiry_id == inquiry.id, InquiryStep.key == step.key)
-            )
-            if step.timeline and seen is None:
-                session.add(
-                    InquiryStep(
-                        inquiry_id=inquiry.id,
-                        key=step.key,
-                        at=utcnow(),
-                        status=step.state.value,
-                        title=step.title,
-                        detail=step.detail,
-                    )
-                )
-            inquiry.status = step.state.value
-            inquiry.reason = step.reason
-            inquiry.next_step = step.next_step
-            inquiry.next_step_at = step.next_step_at
-            inquiry.updated_at = utcnow()
-            for field in ("contact_id", "duplicate_contact_id", "property_id"):
-                value = getattr(step, field)
-                if value is not None:
-                    setattr(inquiry, field, value)
+        await self._record([step])
 
     @activity.defn(name="create_inquiry_address")
     async def create_inquiry_address(self, request: AddressRequest) -> AddressResult:
         async with self._sessions.begin() as session:
+            await _record_steps(session, request.steps)
             inquiry = await _inquiry(session, request.inquiry_id)
             if inquiry.contact_id is not None:  # a retry after the commit: the address exists
                 return AddressResult(contact_id=inquiry.contact_id)
@@ -251,6 +316,7 @@ class InquiryActivities:
     @activity.defn(name="create_inquiry_task")
     async def create_inquiry_task(self, request: TaskRequest) -> int:
         async with self._sessions.begin() as session:
+            await _record_steps(session, request.steps)
             inquiry = await _inquiry(session, request.inquiry_id)
             prop = await session.get(Property, inquiry.property_id) if inquiry.property_id else None
             ref = prop.external_ref if prop else inquiry.property_ref
@@ -280,6 +346,7 @@ class InquiryActivities:
 
     @activity.defn(name="find_stop_activity")
     async def find_stop_activity(self, check: StopCheck) -> StopFound | None:
+        await self._record(check.steps)
         async with self._sessions() as session:
             inquiry = await _inquiry(session, check.inquiry_id)
             # A reply by e-mail is always a reaction, whatever the settings list (issue 15).

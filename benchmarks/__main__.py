@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.inquiries import IDLE_QUEUE, NOOP_QUEUE, latency, stack_sessions, throughput
+from benchmarks.inquiries import IDLE_QUEUE, NOOP_QUEUE, latency, stack_sessions, throughput, timer_burst
 from benchmarks.inquiries import intake as intake_phase
 from benchmarks.measure import machine, say
 from benchmarks.scale import scale
@@ -41,7 +41,7 @@ from benchmarks.suites import (
     runs_inquiries,
 )
 
-PHASES = ("throughput", "intake", "latency", "scale")
+PHASES = ("throughput", "intake", "latency", "timers", "scale")
 
 
 async def phase(name: str, run: Coroutine[Any, Any, None]) -> None:
@@ -76,7 +76,10 @@ async def run_inquiries(args: argparse.Namespace, root: Path) -> None:
         stack.start_web()
         await stack.wait_web()
         if "latency" in phases:
-            await phase("latency", latency(stack, args.latency_count, args.interval))
+            await phase("latency", latency(stack, args.latency_count))
+        if "timers" in phases:
+            async with stack_sessions(stack) as sessions:
+                await phase("timers", timer_burst(stack, sessions, args.timer_count, args.concurrency))
         if "scale" in phases:
             await phase("scale", scale(stack, [int(n) for n in args.scale.split(",")], args.concurrency))
         say("machine after the run", machine())
@@ -104,8 +107,8 @@ def main() -> None:
     parser.add_argument("--only", help=f"comma-separated phases of the inquiry suite: {','.join(PHASES)}")
     parser.add_argument("--count", type=int, default=300, help="workflows per side of the throughput ratio")
     parser.add_argument("--intake-count", type=int, default=500, help="calls per side of the intake ratio")
-    parser.add_argument("--latency-count", type=int, default=60, help="inquiries for the latency figures")
-    parser.add_argument("--interval", type=int, default=15, help="follow-up interval (s) of the latency phase")
+    parser.add_argument("--latency-count", type=int, default=60, help="confirmations for the latency figures")
+    parser.add_argument("--timer-count", type=int, default=1000, help="reminder timers due within about a minute")
     parser.add_argument("--scale", default="1000,10000", help="sleeping inquiry counts to compare")
     parser.add_argument("--concurrency", type=int, default=16, help="calls in flight on both sides of a ratio")
     parser.add_argument(

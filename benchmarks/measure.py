@@ -20,6 +20,20 @@ def say(name: str, value: float | int | str, unit: str = "") -> None:
     print(f"{name}: {shown}{' ' + unit if unit else ''}", flush=True)
 
 
+def say_goal(
+    name: str, value: float, *, at_least: float | None = None, below: float | None = None, unit: str = ""
+) -> bool:
+    """A figure next to its goal and whether this run met it: `name (goal >= 0.7, met): 0.82`."""
+    if at_least is not None:
+        met, goal = value >= at_least, f">= {at_least:g}"
+    elif below is not None:
+        met, goal = value < below, f"< {below:g}"
+    else:
+        raise ValueError("say_goal needs at_least or below")
+    say(f"{name} (goal {goal}{' ' + unit if unit else ''}, {'met' if met else 'NOT met'})", value, unit)
+    return met
+
+
 def percentile(values: Iterable[float], fraction: float) -> float:
     ordered = sorted(values)
     if not ordered:

@@ -87,21 +87,24 @@ class InquiryHarness:
             return list(steps)
 
     @staticmethod
-    async def activity_times(handle: WorkflowHandle[InquiryWorkflow, Any], name: str) -> list[datetime]:
-        """When the server scheduled activity NAME: the workflow's own clock, which the test server skips."""
+    async def activity_times(handle: WorkflowHandle[InquiryWorkflow, Any], *names: str) -> list[datetime]:
+        """When the server scheduled the activities NAMES: the workflow's own clock, which the test server skips."""
         history = await handle.fetch_history()
         return [
             event.event_time.ToDatetime(tzinfo=UTC)
             for event in history.events
             if event.HasField("activity_task_scheduled_event_attributes")
-            and event.activity_task_scheduled_event_attributes.activity_type.name == name
+            and event.activity_task_scheduled_event_attributes.activity_type.name in names
         ]
 
     @staticmethod
     async def record(handle: WorkflowHandle[InquiryWorkflow, Any], scenario: str) -> None:
-        """IMMOFLOW_RECORD_HISTORIES=1 keeps this run's history as tests/histories/inquiry-<scenario>.json."""
+        """IMMOFLOW_RECORD_HISTORIES=1 keeps this run's history as tests/histories/inquiry-lean-<scenario>.json.
+
+        The lean path's own files: tests/histories/inquiry-<scenario>.json hold the path before it (LEAN_STEPS)
+        and keep replaying; they are never recorded again."""
         if os.environ.get("IMMOFLOW_RECORD_HISTORIES") == "1":
-            path = HISTORIES_DIR / f"inquiry-{scenario}.json"
+            path = HISTORIES_DIR / f"inquiry-lean-{scenario}.json"
             path.write_text(portable_json(await handle.fetch_history()))
 
     def nonce_from(self, message: Message) -> str:

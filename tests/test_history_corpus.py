@@ -10,6 +10,7 @@ import asyncio
 import base64
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Final
 
 import pytest
@@ -32,7 +33,8 @@ from workflows.lead import LeadWorkflow
 from workflows.lead_models import RunLimits, TaskCreated
 
 pytestmark = pytest.mark.timeout(120)
-ENCRYPTED = HISTORIES_DIR / "inquiry-known-prospect-encrypted.json"
+ENCRYPTED = HISTORIES_DIR / "inquiry-known-prospect-encrypted.json"  # the path before LEAN_STEPS
+ENCRYPTED_LEAN = HISTORIES_DIR / "inquiry-lean-known-prospect-encrypted.json"
 CONTINUED = HISTORIES_DIR / "lead-continued-as-new.json"
 CONTINUED_AS_NEW: Final = "workflow_execution_continued_as_new_event_attributes"
 ENCRYPTED_ENCODING = base64.b64encode(b"binary/encrypted").decode()  # metadata values are base64 in JSON
@@ -69,7 +71,7 @@ async def test_inquiry_with_the_payload_codec_records_an_encrypted_history(
         history = await handle.fetch_history()
     assert ENCRYPTED_ENCODING in history.to_json()
     if RECORD:
-        ENCRYPTED.write_text(portable_json(history))
+        ENCRYPTED_LEAN.write_text(portable_json(history))
 
 
 # A recording tool, not a check: on the time-skipping server the first run's end sometimes reaches its history
@@ -108,8 +110,9 @@ def test_the_corpus_holds_an_encrypted_and_a_continued_history() -> None:
     assert continued, "no history that continues as new"
 
 
-async def test_an_encrypted_history_needs_the_production_converter() -> None:
-    history = load_history(ENCRYPTED)
+@pytest.mark.parametrize("path", [ENCRYPTED, ENCRYPTED_LEAN], ids=lambda path: path.stem)
+async def test_an_encrypted_history_needs_the_production_converter(path: Path) -> None:
+    history = load_history(path)
     plain = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
     assert (await plain.replay_workflow(history, raise_on_replay_failure=False)).replay_failure is not None
     production = Replayer(workflows=list(WORKFLOWS), data_converter=production_converter())

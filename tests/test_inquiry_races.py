@@ -1,13 +1,14 @@
 """Races in InquiryWorkflow: a prospect or an agent acts while the workflow awaits an activity.
 
-The stop-activity check is replaced by one the test holds open (the workflow's branching is under test);
-every other activity is real, against the real database and SMTP sink.
+The stop-activity check (the old path's find_stop_activity, the lean path's prepare_inquiry_reminder, which
+also drafts the reminder) is held open by the test (the workflow's branching is under test); the draft itself and
+every other activity are real, against the real database and SMTP sink.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,30 +20,51 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.inquiries import InquiryActivities
+from activities.messages import MessageActivities
 from db.session import SessionFactory
 from settings import Settings
 from tests import factories
 from tests.inquiry_harness import InquiryHarness
 from worker import WORKFLOWS, build_activities
 from workflows.inquiry import InquiryWorkflow
-from workflows.inquiry_models import CancelInput, InquirySnapshot, InquiryState, MailRequest, StopCheck, StopFound
+from workflows.inquiry_models import (
+    CancelInput,
+    InquirySnapshot,
+    InquiryState,
+    ReminderDraft,
+    ReminderRequest,
+    StopCheck,
+    StopFound,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
 
+HELD = ("find_stop_activity", "prepare_inquiry_reminder")
+
+
 @dataclass
 class HeldStopCheck:
-    """find_stop_activity that reports when it runs and answers only when the test lets it."""
+    """The stop check, which reports when it runs and answers only when the test lets it: ANSWER as the stop
+    found; without one, the lean check then drafts the reminder for real (DRAFT)."""
 
     answer: StopFound | None = None
     started: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    draft: Callable[[ReminderRequest], Awaitable[ReminderDraft]] | None = None
 
     @activity.defn(name="find_stop_activity")
     async def find_stop_activity(self, check: StopCheck) -> StopFound | None:
         self.started.set()
         await self.release.wait()
         return self.answer
+
+    @activity.defn(name="prepare_inquiry_reminder")
+    async def prepare_inquiry_reminder(self, request: ReminderRequest) -> ReminderDraft:
+        if (stop := await self.find_stop_activity(request.check)) is not None:
+            return ReminderDraft(stop=stop)
+        assert self.draft is not None
+        return ReminderDraft(message_id=(await self.draft(request)).message_id)
 
 
 @pytest.fixture
@@ -59,14 +81,24 @@ async def harness(
     held: HeldStopCheck,
 ) -> AsyncIterator[InquiryHarness]:
     await factories.office(sessions)
-    real = [a for a in build_activities(settings, sessions) if a.__name__ != "find_stop_activity"]
+    # The real draft runs with no stop activity recorded: only the held answer says whether there is one.
+    inquiries = InquiryActivities(sessions, settings, MessageActivities(sessions, {}).delivery)
+    held.draft = inquiries.prepare_inquiry_reminder
+    real = [a for a in build_activities(settings, sessions) if a.__name__ not in HELD]
     async with Worker(
         workflow_env.client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=[*real, held.find_stop_activity],
+        activities=[*real, held.find_stop_activity, held.prepare_inquiry_reminder],
     ):
         yield InquiryHarness(workflow_env.client, sessions, settings, task_queue)
+
+
+async def _sent(harness: InquiryHarness, inquiry_id: int) -> list[str | None]:
+    """The mails that went out; a reminder drafted while the prospect answered is withdrawn, never sent."""
+    messages = await harness.messages(inquiry_id)
+    assert all(m.status in ("sent", "withdrawn") for m in messages), [(m.template_key, m.status) for m in messages]
+    return [m.template_key for m in messages if m.status == "sent"]
 
 
 async def _in_stop_check(
@@ -98,8 +130,7 @@ async def test_confirmation_during_stop_check_wins(
     result = await outcome
     await harness.record(handle, f"confirmed-during-stop-check-{'stop' if stop else 'none'}")
     assert result.state == InquiryState.COMPLETED
-    keys = [m.template_key for m in await harness.messages(inquiry_id)]
-    assert keys == ["inquiry.confirmation", "inquiry.expose"]  # no reminder after the confirmation
+    assert await _sent(harness, inquiry_id) == ["inquiry.confirmation", "inquiry.expose"]  # no reminder after it
 
 
 async def test_cancellation_during_stop_check_sends_no_reminder(harness: InquiryHarness, held: HeldStopCheck) -> None:
@@ -110,7 +141,7 @@ async def test_cancellation_during_stop_check_sends_no_reminder(harness: Inquiry
     held.release.set()
     assert (await update.result()).state == InquiryState.CANCELLED
     assert (await outcome).state == InquiryState.CANCELLED
-    assert [m.template_key for m in await harness.messages(inquiry_id)] == ["inquiry.confirmation"]
+    assert await _sent(harness, inquiry_id) == ["inquiry.confirmation"]
 
 
 async def test_resend_that_sent_nothing_says_so(harness: InquiryHarness, held: HeldStopCheck) -> None:
@@ -132,17 +163,16 @@ async def test_confirmation_while_the_reminder_is_composed_withdraws_it(
     await factories.office(sessions)
     composing = asyncio.Event()
     release = asyncio.Event()
-    inquiries = InquiryActivities(sessions, settings)
+    inquiries = InquiryActivities(sessions, settings, MessageActivities(sessions, {}).delivery)
 
-    @activity.defn(name="compose_inquiry_mail")
-    async def compose_held(request: MailRequest) -> int:
-        message_id = await inquiries.compose_inquiry_mail(request)  # the real row in the outbox
-        if request.kind == "followup":
-            composing.set()
-            await release.wait()
-        return message_id
+    @activity.defn(name="prepare_inquiry_reminder")
+    async def compose_held(request: ReminderRequest) -> ReminderDraft:
+        draft = await inquiries.prepare_inquiry_reminder(request)  # the real row in the outbox
+        composing.set()
+        await release.wait()
+        return draft
 
-    real = [a for a in build_activities(settings, sessions) if a.__name__ != "compose_inquiry_mail"]
+    real = [a for a in build_activities(settings, sessions) if a.__name__ != "prepare_inquiry_reminder"]
     async with Worker(
         workflow_env.client, task_queue=task_queue, workflows=list(WORKFLOWS), activities=[*real, compose_held]
     ):

@@ -183,7 +183,8 @@ async def test_followups_then_expiry_with_final_notice(
     assert keys[:4] == ["inquiry.confirmation", "inquiry.followup.1", "inquiry.followup.2", "inquiry.followup.3"]
     assert len({m.subject for m in messages[:4]}) == 4  # the prospect never gets the same mail twice
     assert keys.count("inquiry.manager_notice") == notice_mails
-    sent = await harness.activity_times(handle, "compose_inquiry_mail")
+    # Mails are composed by the activity that sends them, reminders by the stop check before their delivery.
+    sent = await harness.activity_times(handle, "send_inquiry_mail", "prepare_inquiry_reminder")
     gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
     assert len(gaps) == 3 + notice_mails
     assert all(timedelta(days=2) <= gap < timedelta(days=2, minutes=1) for gap in gaps), gaps

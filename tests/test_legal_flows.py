@@ -195,7 +195,7 @@ async def test_without_early_start_the_expose_waits_out_the_withdrawal_period_wi
     assert len(journey.sink.received) == 1  # no exposé yet
     await journey.env.sleep(timedelta(days=16))
     assert (await handle.result()).state == InquiryState.COMPLETED
-    await record(journey, created["workflow_id"], "inquiry-widerruf-wait")
+    await record(journey, created["workflow_id"], "inquiry-lean-widerruf-wait")
     await journey.mail(2)
     expose = journey.sink.received[1].message
     names = [part.get_filename() for part in expose.iter_attachments()]
@@ -213,7 +213,7 @@ async def test_with_early_start_the_expose_goes_out_at_once_and_the_request_is_r
     path = await journey.confirm_path()
     assert (await journey.http.post(path, data={**FORM, "early_start": "1"})).status_code == 200
     assert (await inquiry_handle(journey.env.client, created["workflow_id"]).result()).state == InquiryState.COMPLETED
-    await record(journey, created["workflow_id"], "inquiry-widerruf-early-start")
+    await record(journey, created["workflow_id"], "inquiry-lean-widerruf-early-start")
     await journey.mail(2)
     assert "Widerrufsbelehrung" in journey.sink.received[1].text
     html_part = journey.sink.received[1].message.get_body(preferencelist=("html",))

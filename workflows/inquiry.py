@@ -16,10 +16,10 @@ from temporalio import workflow
 from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.inquiry_base import FINAL_STATES
+from workflows.inquiry_base import FINAL_STATES, LEAN_STEPS
 from workflows.inquiry_follower import FollowerMixin
 from workflows.inquiry_followup import FollowUpMixin
-from workflows.policies import RejectedError, failure_detail
+from workflows.policies import DB_RETRY, DB_TIMEOUT, RejectedError, failure_detail
 
 with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
@@ -53,12 +53,26 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
     @workflow.run
     async def run(self, params: InquiryInput) -> InquirySnapshot:
         self._inquiry_id = params.inquiry_id
+        self._lean = workflow.patched(LEAN_STEPS)
         try:
-            self._config = await self._db(InquiryActivities.load_inquiry_config, None, "load settings")
-            assessment = await self._assess()
+            if self._lean:
+                preparation = await workflow.execute_local_activity_method(
+                    InquiryActivities.prepare_inquiry,
+                    self._inquiry_id,
+                    start_to_close_timeout=DB_TIMEOUT,
+                    retry_policy=DB_RETRY,
+                    summary="load settings, check property",
+                )
+                self._config, assessment = preparation.config, preparation.assessment
+            else:
+                self._config = await self._db(InquiryActivities.load_inquiry_config, None, "load settings")
+                assessment = await self._assess()
             await self._process(assessment)
-        except ActivityError as err:  # a non-retryable activity failure, e.g. a broken template
+        # A non-retryable activity failure, e.g. a broken template; a local activity's (the lean path's settings
+        # and status writes) arrives as its ApplicationError.
+        except (ActivityError, ApplicationError) as err:
             await self._set(InquiryState.FAILED, "failed", "Fehler", reason=failure_detail(err))
+        await self._flush()
         self._closing = self._done = True
         await self._notify_followers()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -93,7 +107,7 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
         request = AddressRequest(
             inquiry_id=self._inquiry_id, submission_id=submission_id, duplicate_check=self._config.duplicate_check
         )
-        result = await self._db(InquiryActivities.create_inquiry_address, request, "create address")
+        result = await self._with_steps(InquiryActivities.create_inquiry_address, request, "create address")
         if result.duplicate_contact_id is not None:
             self._duplicate_contact_id = result.duplicate_contact_id
             if self._config.task_on_duplicate:
@@ -103,7 +117,7 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
                     idempotency_key=self._key("duplicate-task"),
                     duplicate_contact_id=result.duplicate_contact_id,
                 )
-                await self._db(InquiryActivities.create_inquiry_task, task, "task: check duplicate")
+                await self._with_steps(InquiryActivities.create_inquiry_task, task, "task: check duplicate")
             reason = f"Dublette: {result.duplicate_reason}"
             window = self._config.duplicate_review_window
             await self._set(
@@ -118,7 +132,7 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
             if not await self._await_duplicate_review():
                 return
             request.force = True
-            result = await self._db(
+            result = await self._with_steps(
                 InquiryActivities.create_inquiry_address, request, "create address (not a duplicate)"
             )
         self._contact_id = result.contact_id
@@ -127,6 +141,7 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
 
     async def _await_duplicate_review(self) -> bool:
         """An agent may decide "not a duplicate, continue" within the review window."""
+        await self._flush()
         try:
             await workflow.wait_condition(
                 lambda: self._override_duplicate or self._cancel is not None,

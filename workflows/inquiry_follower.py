@@ -41,6 +41,7 @@ class FollowerMixin(InquiryBase):
                 )
             except ApplicationError as err:  # the primary just ended: the re-check below decides
                 workflow.logger.info("primary %s not reachable: %s", primary_id, err)
+            await self._flush()
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._primary_outcome is not None or self._cancel is not None,

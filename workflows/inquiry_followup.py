@@ -7,6 +7,7 @@ from typing import Any
 
 from temporalio import workflow
 
+from workflows.delivery import deliver, withdraw
 from workflows.inquiry_base import InquiryBase
 
 with workflow.unsafe.imports_passed_through():
@@ -15,7 +16,9 @@ with workflow.unsafe.imports_passed_through():
         InquiryState,
         LinkIssue,
         MailRequest,
+        ReminderRequest,
         StopCheck,
+        StopFound,
         TaskRequest,
     )
 
@@ -50,11 +53,18 @@ class FollowUpMixin(InquiryBase):
             # made right after that mail inside the window.
             since = min(workflow.now() - config.followup_interval, self._last_mail_at)
             check = StopCheck(inquiry_id=self._inquiry_id, kinds=config.stop_activity_kinds, since=since)
-            stop = await self._db(InquiryActivities.find_stop_activity, check, "check stop activities")
+            key = self._key(f"followup:{attempt}")
+            request = MailRequest(
+                inquiry_id=self._inquiry_id, kind="followup", attempt=attempt, idempotency_key=key, **self._link()
+            )
+            stop, draft = await self._check_stop(check, None if last else request, attempt)
             # A confirmation or cancellation accepted while the check ran wins over both the stop and the
             # reminder: the prospect must not get reminder 1 after confirming, nor a confirmed inquiry end aborted.
-            if workflow.patched(RECHECK_AFTER_AWAIT) and await self._confirmed_or_cancelled():
-                return
+            if self._lean or workflow.patched(RECHECK_AFTER_AWAIT):
+                if draft is not None and self._answered():
+                    await withdraw(draft, f"withdraw reminder {attempt}")
+                if await self._confirmed_or_cancelled():
+                    return
             if stop is not None:
                 self._closing = True
                 reason = f"Nachfassen beendet: Aktivität „{stop.kind}“ vom {stop.occurred_at:%d.%m.%Y}"
@@ -66,18 +76,39 @@ class FollowUpMixin(InquiryBase):
                     return
                 await self._give_up()
                 return
-            key = self._key(f"followup:{attempt}")
-            request = MailRequest(
-                inquiry_id=self._inquiry_id, kind="followup", attempt=attempt, idempotency_key=key, **self._link()
-            )
-            recheck = workflow.patched(RECHECK_AFTER_AWAIT)
-            if not await self._send(request, f"reminder {attempt}", unless_answered=recheck):
-                await self._confirmed_or_cancelled()  # answered while the reminder was being composed
-                return
+            if draft is not None:  # lean: composed by the check, sent now
+                await deliver(draft, f"reminder {attempt}")
+            else:
+                recheck = workflow.patched(RECHECK_AFTER_AWAIT)
+                if not await self._send(request, f"reminder {attempt}", unless_answered=recheck):
+                    await self._confirmed_or_cancelled()  # answered while the reminder was being composed
+                    return
             self._reminders_sent = attempt
             await self._set(
                 InquiryState.WAITING_FOR_CONFIRMATION, f"followup-{attempt}", f"Erinnerung {attempt} gesendet"
             )
+
+    async def _check_stop(
+        self, check: StopCheck, reminder: MailRequest | None, attempt: int
+    ) -> tuple[StopFound | None, int | None]:
+        """The stop-activity check; lean and with a REMINDER due, the same activity composes it (the outbox row
+        it answers with is sent or withdrawn by the caller)."""
+        if not self._lean or reminder is None:
+            return await self._with_steps(InquiryActivities.find_stop_activity, check, "check stop activities"), None
+        mail_at = workflow.now()
+        draft = await self._with_steps(
+            InquiryActivities.prepare_inquiry_reminder,
+            ReminderRequest(check=check, mail=reminder),
+            f"check stop activities, compose reminder {attempt}",
+            carrier=check,
+        )
+        if draft.message_id is not None:
+            self._last_mail_at = mail_at
+        return draft.stop, draft.message_id
+
+    def _answered(self) -> bool:
+        """Lean: whatever makes _confirmed_or_cancelled end the waiting has arrived."""
+        return self._cancel is not None or self._confirmation is not None or self._mail_reaction is not None
 
     async def _confirmed_or_cancelled(self) -> bool:
         """Act on a confirmation or cancellation that arrived; True when the waiting is over."""
@@ -89,7 +120,7 @@ class FollowUpMixin(InquiryBase):
             await self._create_address(self._confirmation.submission_id, send_expose=self._config.send_expose)
             return True
         # Histories from before the signal existed never set it, so they never reach the patch marker.
-        if self._mail_reaction is not None and workflow.patched(STOP_ON_MAIL_REACTION):
+        if self._mail_reaction is not None and (self._lean or workflow.patched(STOP_ON_MAIL_REACTION)):
             self._closing = True
             reaction = self._mail_reaction
             title = "Antwort per E-Mail" if reaction.kind == "reply" else "Mail unzustellbar"
@@ -104,6 +135,7 @@ class FollowUpMixin(InquiryBase):
             remaining = due - workflow.now()
             if remaining <= timedelta(0):
                 return
+            await self._flush()
             try:
                 await workflow.wait_condition(
                     lambda: (
@@ -130,7 +162,7 @@ class FollowUpMixin(InquiryBase):
         if notice == "task":
             key = self._key("notice-task")
             task = TaskRequest(inquiry_id=self._inquiry_id, kind="no_reaction", idempotency_key=key, attempts=attempts)
-            await self._db(InquiryActivities.create_inquiry_task, task, "task for the property manager")
+            await self._with_steps(InquiryActivities.create_inquiry_task, task, "task for the property manager")
         elif notice == "email":
             key = self._key("manager-notice")
             mail = MailRequest(
@@ -152,5 +184,4 @@ class FollowUpMixin(InquiryBase):
         mail = MailRequest(
             inquiry_id=self._inquiry_id, kind="confirmation", idempotency_key=self._key(key), **self._link()
         )
-        await self._send(mail, "confirmation mail")
-        await self._set(InquiryState.WAITING_FOR_CONFIRMATION, key, title)
+        await self._send(mail, "confirmation mail", then=self._step(InquiryState.WAITING_FOR_CONFIRMATION, key, title))

@@ -173,10 +173,18 @@ class StepRecord(BaseModel):
     timeline: bool = Field(True, description="False: only the current status changes (e.g. next due time).")
 
 
+# `steps`: what the workflow did since its last database write travels with its next activity, which records it
+# before its own work (issue 19: one write per step of work instead of one activity per status).
+EARLIER_STEPS = "Steps taken since the last write: recorded first, in this order."
+
+
 class MailRequest(BaseModel):
     """Compose one of the inquiry manager's mails into the outbox (activity input)."""
 
     inquiry_id: int
+    steps: list[StepRecord] = Field(default_factory=list, description=EARLIER_STEPS)
+    after: list[StepRecord] = Field(default_factory=list, description="Recorded once the mail went out.")
+    widerruf_check: bool = Field(False, description="An exposé: not before the Widerruf period, if one applies.")
     kind: Literal["confirmation", "followup", "expose", "manager_notice"]
     idempotency_key: str
     attempt: int | None = None
@@ -191,8 +199,16 @@ class AddressResult(BaseModel):
     duplicate_reason: str | None = None
 
 
+class MailOutcome(BaseModel):
+    """What sending one mail did: the outbox row it went out as, or until when the exposé must wait."""
+
+    message_id: int | None = None
+    wait_until: datetime | None = None
+
+
 class TaskRequest(BaseModel):
     inquiry_id: int
+    steps: list[StepRecord] = Field(default_factory=list, description=EARLIER_STEPS)
     kind: Literal["duplicate", "no_reaction"]
     idempotency_key: str
     duplicate_contact_id: int | None = None
@@ -201,6 +217,7 @@ class TaskRequest(BaseModel):
 
 class StopCheck(BaseModel):
     inquiry_id: int
+    steps: list[StepRecord] = Field(default_factory=list, description=EARLIER_STEPS)
     kinds: list[str]
     since: datetime
 
@@ -219,6 +236,7 @@ class AddressRequest(BaseModel):
     """Create the prospect's address record from the confirmed form (SUBMISSION_ID) or the inquiry's data."""
 
     inquiry_id: int
+    steps: list[StepRecord] = Field(default_factory=list, description=EARLIER_STEPS)
     submission_id: int | None = None
     duplicate_check: DuplicateCheck = "name_zip"
     force: bool = Field(False, description="An agent said: not a duplicate, create it anyway.")
@@ -227,3 +245,29 @@ class AddressRequest(BaseModel):
 class StopFound(BaseModel):
     kind: str
     occurred_at: datetime
+
+
+class StepBatch(BaseModel):
+    """Steps to record when no activity of the workflow's own follows before it waits or ends."""
+
+    inquiry_id: int
+    steps: list[StepRecord]
+
+
+class Preparation(BaseModel):
+    """The first activity's answer: the settings snapshot and what the intake checks found."""
+
+    config: InquiryManagerConfig
+    assessment: Assessment
+
+
+class ReminderRequest(BaseModel):
+    """Look for a stop activity; only when there is none, compose the reminder (not yet sent)."""
+
+    check: StopCheck
+    mail: MailRequest
+
+
+class ReminderDraft(BaseModel):
+    stop: StopFound | None = None
+    message_id: int | None = None

@@ -22,20 +22,29 @@ class RejectedError(ApplicationError):
         super().__init__(message, type=kind, non_retryable=True)
 
 
-def failure_message(err: ActivityError) -> str:
+# A local activity's failure reaches the workflow as the activity's own ApplicationError, not wrapped in an
+# ActivityError as a (remote) activity's is: a workflow catching both reads them alike through these helpers.
+ActivityFailure = ActivityError | ApplicationError
+
+
+def _cause(err: ActivityFailure) -> BaseException | None:
+    return err.cause if isinstance(err, ActivityError) else err
+
+
+def failure_message(err: ActivityFailure) -> str:
     """What a person reads: the activity's own message (German, where the activity wrote one)."""
-    cause = err.cause
+    cause = _cause(err)
     return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
 
 
-def failure_detail(err: ActivityError) -> str:
+def failure_detail(err: ActivityFailure) -> str:
     """What ops read: the error type with its message."""
-    cause = err.cause
+    cause = _cause(err)
     if isinstance(cause, ApplicationError):
         return f"{cause.type or 'ApplicationError'}: {cause.message}"
     return f"{type(cause or err).__name__}: {cause or err}"
 
 
-def failure_type(err: ActivityError) -> str | None:
-    cause = err.cause
+def failure_type(err: ActivityFailure) -> str | None:
+    cause = _cause(err)
     return cause.type if isinstance(cause, ApplicationError) else None

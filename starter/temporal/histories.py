@@ -8,6 +8,7 @@ keeps replaying (see README, "Changing a workflow").
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +42,33 @@ def load_history(path: Path) -> WorkflowHistory:
 
 def recorded_histories(directory: Path = HISTORIES_DIR) -> list[Path]:
     return sorted(directory.glob("*.json"))
+
+
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the marker the SDK records for each local activity's result
+
+
+@dataclass(frozen=True)
+class HistoryCost:
+    """What one workflow run cost the cluster: its activities (scheduled by the server, and local ones the
+    worker ran inside a workflow task) and its history events."""
+
+    activities: int
+    local_activities: int
+    events: int
+
+    @property
+    def all_activities(self) -> int:
+        return self.activities + self.local_activities
+
+
+def history_cost(history: WorkflowHistory) -> HistoryCost:
+    activities = local = 0
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            activities += 1
+        elif (
+            event.HasField("marker_recorded_event_attributes")
+            and event.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
+        ):
+            local += 1
+    return HistoryCost(activities=activities, local_activities=local, events=len(history.events))
