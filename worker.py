@@ -81,7 +81,7 @@ def build_activities(
         transports = {"email": SmtpTransport(settings), "sms": sms_transport(settings)}
     messages = MessageActivities(sessions, transports)
     inquiries = InquiryActivities(sessions, settings, messages.delivery)
-    leads = LeadActivities(sessions, settings)
+    leads = LeadActivities(sessions, settings, messages.delivery)
     slots = SlotRequestActivities(sessions, settings)
     automations = AutomationActivities(sessions, settings)
     # Mail intake starts each inquiry's workflow at once, as the HTTP intake does (CLIENT given); without a

@@ -1,4 +1,4 @@
-"""Activities of the lead workflow: load a lead's snapshot, compose an overdue reminder into the outbox."""
+"""Activities of the lead workflow: load a lead's snapshot, compose an overdue reminder and send it."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from messaging import l10n
 from messaging.addresses import mailbox
 from messaging.default_templates import LEAD_REMINDER
 from messaging.outbox import NewMessage, enqueue_message
+from messaging.outbox_delivery import OutboxDelivery
 from messaging.template_store import MissingTemplateError, render_template
 from messaging.templating import TemplateRenderError, render_mail
 from settings import Settings
@@ -64,12 +65,23 @@ def office_time(moment: datetime, zone: str) -> str:
 
 
 class LeadActivities:
-    def __init__(self, sessions: SessionFactory, settings: Settings) -> None:
+    def __init__(self, sessions: SessionFactory, settings: Settings, delivery: OutboxDelivery) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._delivery = delivery
 
     def all(self) -> list[Callable[..., Any]]:
-        return [self.load_lead_snapshot, self.compose_lead_reminder]
+        # compose_lead_reminder: for leads still on the path before LEAD_COMPOSE_AND_SEND.
+        return [self.load_lead_snapshot, self.compose_lead_reminder, self.send_lead_reminder]
+
+    @activity.defn(name="send_lead_reminder")
+    async def send_lead_reminder(self, request: ReminderRequest) -> ReminderComposed:
+        """Compose the reminder and deliver it, in one activity: a retry finds the outbox row again by its
+        idempotency key (one mail), and the delivery's claim and lease send it once."""
+        composed = await self.compose_lead_reminder(request)
+        if composed.message_id is not None:
+            await self._delivery.deliver(composed.message_id)
+        return composed
 
     @activity.defn(name="load_lead_snapshot")
     async def load_lead_snapshot(self, lead_id: int) -> LeadSnapshot:

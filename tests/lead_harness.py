@@ -26,6 +26,7 @@ from db.session import SessionFactory
 from messaging.template_store import ensure_default_templates
 from settings import Settings
 from starter.services.context import Services
+from starter.temporal.histories import portable_json
 from web.api import leads as leads_api
 from web.errors import install_error_handlers
 from workflows.lead import LeadWorkflow
@@ -137,8 +138,15 @@ class FakeLeadActivities:
         self.delivered.append(message_id)
         return DeliveryResult(message_id=message_id, status="sent")
 
+    @activity.defn(name="send_lead_reminder")
+    async def send_lead_reminder(self, request: ReminderRequest) -> ReminderComposed:
+        composed = await self.compose_lead_reminder(request)
+        if composed.message_id is not None:
+            await self.deliver_message(composed.message_id)
+        return composed
+
     def all(self) -> Sequence[Callable[..., Any]]:
-        return [self.load_lead_snapshot, self.compose_lead_reminder, self.deliver_message]
+        return [self.load_lead_snapshot, self.compose_lead_reminder, self.deliver_message, self.send_lead_reminder]
 
     def keys(self) -> list[str]:
         return [s.request.idempotency_key for s in self.sent]
@@ -229,8 +237,11 @@ def api_client(app: FastAPI) -> httpx.AsyncClient:
 
 
 async def export_history(handle: WorkflowHandle[Any, Any], scenario: str, directory: Path = HISTORIES) -> Path:
-    """Write a finished workflow's history as tests/histories/lead-<scenario>.json (replayed in CI)."""
+    """Write a finished workflow's history as tests/histories/lead-one-activity-<scenario>.json (replayed in CI).
+
+    The path since LEAD_COMPOSE_AND_SEND; tests/histories/lead-<scenario>.json hold the one before it and keep
+    replaying, never recorded again."""
     history = await handle.fetch_history()
-    path = directory / f"lead-{scenario}.json"
-    path.write_text(history.to_json())
+    path = directory / f"lead-one-activity-{scenario}.json"
+    path.write_text(portable_json(history))  # without stack traces: they name the recording machine's paths
     return path

@@ -97,10 +97,8 @@ def dispatcher(
 async def worker(
     workflow_env: WorkflowEnvironment, task_queue: str, sessions: SessionFactory, settings: Settings
 ) -> AsyncIterator[Worker]:
-    activities = [
-        *LeadActivities(sessions, settings).all(),
-        MessageActivities(sessions, {"email": SmtpTransport(settings)}).deliver_message,
-    ]
+    messages = MessageActivities(sessions, {"email": SmtpTransport(settings)})
+    activities = [*LeadActivities(sessions, settings, messages.delivery).all(), messages.deliver_message]
     async with Worker(workflow_env.client, task_queue=task_queue, workflows=[LeadWorkflow], activities=activities) as w:
         yield w
 
@@ -172,7 +170,8 @@ async def compose_instants(handle: LeadHandle) -> list[datetime]:
         event.event_time.ToDatetime().replace(tzinfo=UTC)
         for event in history.events
         if event.HasField("activity_task_scheduled_event_attributes")
-        and event.activity_task_scheduled_event_attributes.activity_type.name == "compose_lead_reminder"
+        # send_lead_reminder composes and sends in one activity (compose_lead_reminder before it)
+        and event.activity_task_scheduled_event_attributes.activity_type.name == "send_lead_reminder"
     ]
 
 
@@ -349,7 +348,7 @@ async def test_snapshot_and_compose_read_the_database(
     sessions: SessionFactory, settings: Settings, office: Office
 ) -> None:
     env = ActivityEnvironment()
-    activities = LeadActivities(sessions, settings)
+    activities = LeadActivities(sessions, settings, MessageActivities(sessions, {}).delivery)
     now = datetime(2031, 3, 3, 10, 0, tzinfo=UTC)  # a Monday
     async with sessions.begin() as session:
         process = await lead_service.create_process(session, SalesProcessInput.model_validate(PROCESS))

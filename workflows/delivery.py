@@ -8,13 +8,18 @@ on another worker can claim the row at once.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import LEASE, DeliveryResult, MessageActivities
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 # One UPDATE of the outbox row; an outage delays it like any database step.
 WITHDRAW_TIMEOUT = timedelta(seconds=30)
@@ -39,6 +44,27 @@ async def withdraw(message_id: int, summary: str) -> DeliveryResult:
     return result
 
 
+async def run_sending(
+    activity: Callable[[Any, A], Awaitable[R]],
+    arg: A,
+    summary: str,
+    *,
+    retry_policy: RetryPolicy = DELIVERY_RETRY,
+    give_up_after: timedelta | None = None,
+) -> R:
+    """Run an activity that holds an SMTP conversation (the delivery, or one that composes and sends): the
+    delivery's timeout and heartbeat; retried until it succeeds, or until `give_up_after`."""
+    return await workflow.execute_activity_method(
+        activity,
+        arg,
+        start_to_close_timeout=DELIVERY_TIMEOUT,
+        heartbeat_timeout=DELIVERY_HEARTBEAT,
+        schedule_to_close_timeout=give_up_after,
+        retry_policy=retry_policy,
+        summary=summary,
+    )
+
+
 async def deliver(
     message_id: int,
     summary: str,
@@ -47,13 +73,6 @@ async def deliver(
     give_up_after: timedelta | None = None,
 ) -> DeliveryResult:
     """Deliver the composed outbox message `message_id`; retried until sent, or until `give_up_after`."""
-    result: DeliveryResult = await workflow.execute_activity_method(
-        MessageActivities.deliver_message,
-        message_id,
-        start_to_close_timeout=DELIVERY_TIMEOUT,
-        heartbeat_timeout=DELIVERY_HEARTBEAT,
-        schedule_to_close_timeout=give_up_after,
-        retry_policy=retry_policy,
-        summary=summary,
+    return await run_sending(
+        MessageActivities.deliver_message, message_id, summary, retry_policy=retry_policy, give_up_after=give_up_after
     )
-    return result

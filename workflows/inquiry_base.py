@@ -9,12 +9,12 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.delivery import DELIVERY_HEARTBEAT, DELIVERY_RETRY, DELIVERY_TIMEOUT, deliver, withdraw
+from workflows.delivery import deliver, run_sending, withdraw
 from workflows.policies import DB_RETRY, DB_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
@@ -39,6 +39,16 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shared import INQUIRY_STATUS
 
 T = TypeVar("T")
+
+
+class StepDetails(TypedDict, total=False):
+    """What a status step may say beyond its state, key and title."""
+
+    reason: str | None
+    next_step: str | None
+    next_step_at: datetime | None
+    timeline: bool  # False: only the current status changes (e.g. the next due time); default True
+
 
 # Patch ID of issue 19's lean path: a step is recorded by the next activity that does work (or by one local
 # activity before the workflow waits or ends), the settings and checks are one local activity, a mail is
@@ -193,14 +203,7 @@ class InquiryBase:
         self._last_mail_at = workflow.now()
         request.steps = self._take_steps()
         request.after = [] if after is None else [after]
-        outcome: MailOutcome = await workflow.execute_activity_method(
-            InquiryActivities.send_inquiry_mail,
-            request,
-            start_to_close_timeout=DELIVERY_TIMEOUT,
-            heartbeat_timeout=DELIVERY_HEARTBEAT,
-            retry_policy=DELIVERY_RETRY,
-            summary=summary,
-        )
+        outcome = await run_sending(InquiryActivities.send_inquiry_mail, request, summary)
         self._show(request.steps if outcome.wait_until is not None else [*request.steps, *request.after])
         return outcome
 
@@ -222,47 +225,25 @@ class InquiryBase:
         self._show(holder.steps)
         return result
 
-    def _step(
-        self,
-        state: InquiryState,
-        key: str,
-        title: str,
-        *,
-        reason: str | None = None,
-        next_step: str | None = None,
-        next_step_at: datetime | None = None,
-        timeline: bool = True,
-    ) -> StepRecord:
+    def _step(self, state: InquiryState, key: str, title: str, **details: Unpack[StepDetails]) -> StepRecord:
+        reason = details.get("reason")
         return StepRecord(
             inquiry_id=self._inquiry_id,
             key=key,
-            timeline=timeline,
+            timeline=details.get("timeline", True),
             state=state,
             title=title,
             detail=reason,
             reason=reason,
-            next_step=next_step,
-            next_step_at=next_step_at,
+            next_step=details.get("next_step"),
+            next_step_at=details.get("next_step_at"),
             contact_id=self._contact_id,
             duplicate_contact_id=self._duplicate_contact_id,
             property_id=self._property_id,
         )
 
-    async def _set(
-        self,
-        state: InquiryState,
-        key: str,
-        title: str,
-        *,
-        reason: str | None = None,
-        next_step: str | None = None,
-        next_step_at: datetime | None = None,
-        timeline: bool = True,
-    ) -> None:
-        record = self._step(
-            state, key, title, reason=reason, next_step=next_step, next_step_at=next_step_at, timeline=timeline
-        )
-        await self._commit(record)
+    async def _set(self, state: InquiryState, key: str, title: str, **details: Unpack[StepDetails]) -> None:
+        await self._commit(self._step(state, key, title, **details))
 
     async def _commit(self, record: StepRecord) -> None:
         if self._lean:

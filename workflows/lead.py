@@ -36,7 +36,7 @@ from temporalio.exceptions import ActivityError
 
 from domain import lead_schedule as schedule
 from domain.lead_clock import LeadClock, utc_text
-from workflows.delivery import deliver
+from workflows.delivery import deliver, run_sending
 
 with workflow.unsafe.imports_passed_through():
     from activities.leads import LeadActivities
@@ -73,6 +73,9 @@ COMPOSE_TIMEOUT = timedelta(seconds=30)
 # A reminder that cannot go out within six hours is dropped (the next follows at its own instant), so the
 # workflow does not sit in a retry loop while the lead changes phase or closes.
 REMINDER_GIVE_UP = timedelta(hours=6)
+# Patch ID (issue 19): a reminder is composed and sent by one activity, send_lead_reminder. Histories recorded
+# before it (tests/histories/lead-*.json without "one-activity") replay the two activities, compose and deliver.
+LEAD_COMPOSE_AND_SEND = "lead-compose-and-send"
 # Outages of the database or SMTP server are transient; a refused recipient or a broken template is not.
 MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
@@ -225,25 +228,36 @@ class LeadWorkflow:
         )
         workflow.set_current_details(f"sending reminder {number} of episode {episode.number} (due {utc_text(due_at)})")
         try:
-            composed = await workflow.execute_activity_method(
-                LeadActivities.compose_lead_reminder,
-                request,
-                start_to_close_timeout=COMPOSE_TIMEOUT,
-                schedule_to_close_timeout=REMINDER_GIVE_UP,
-                retry_policy=MAIL_RETRY,
-                summary=f"compose reminder {number} of overdue episode {episode.number}",
-            )
+            one_activity = workflow.patched(LEAD_COMPOSE_AND_SEND)
+            if one_activity:
+                composed = await run_sending(
+                    LeadActivities.send_lead_reminder,
+                    request,
+                    f"send reminder {number} of overdue episode {episode.number}",
+                    retry_policy=MAIL_RETRY,
+                    give_up_after=REMINDER_GIVE_UP,
+                )
+            else:
+                composed = await workflow.execute_activity_method(
+                    LeadActivities.compose_lead_reminder,
+                    request,
+                    start_to_close_timeout=COMPOSE_TIMEOUT,
+                    schedule_to_close_timeout=REMINDER_GIVE_UP,
+                    retry_policy=MAIL_RETRY,
+                    summary=f"compose reminder {number} of overdue episode {episode.number}",
+                )
             if composed.message_id is None:
                 # The database is ahead of our signals (a change is on its way): catch up from it.
                 workflow.logger.info("reminder %s skipped: %s", request.idempotency_key, composed.skipped)
                 state.reload_requested = True
                 return
-            await deliver(
-                composed.message_id,
-                f"send reminder {number} (message {composed.message_id})",
-                retry_policy=MAIL_RETRY,
-                give_up_after=REMINDER_GIVE_UP,
-            )
+            if not one_activity:
+                await deliver(
+                    composed.message_id,
+                    f"send reminder {number} (message {composed.message_id})",
+                    retry_policy=MAIL_RETRY,
+                    give_up_after=REMINDER_GIVE_UP,
+                )
         except ActivityError as err:
             workflow.logger.warning("reminder %s not sent: %s", request.idempotency_key, err.cause or err)
             return
