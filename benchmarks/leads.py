@@ -43,6 +43,9 @@ SLEEP_DURATION = timedelta(days=30)  # the sleeping leads' phase: far from overd
 HOURLY_DURATION = timedelta(days=1)
 SETTLE_TIMEOUT = 4 * 3600.0  # 100,000 leads settle at ~13/s on 2 cores: over two hours
 DRAIN_TIMEOUT = 1800.0
+# Issue 19: seed 004 sends every first reminder at 07:00, so 10,000 leads due at once must all be out in 60 s.
+BURST_GOAL_COUNT = 10_000
+BURST_GOAL_SECONDS = 60
 
 
 def say(line: str) -> None:
@@ -198,8 +201,12 @@ async def run(base: int, count: int, lag_count: int, concurrency: int, root: Pat
             twice = len(keys) - len(set(keys))
             say(f"reminders the sink received twice (goal 0, {'met' if twice == 0 else 'NOT met'}): {twice}")
             if measured and len(set(keys)) == lag_count:
-                # Issue 19's goal is 10,000 reminders within 60 s; a smaller burst prints its own count.
-                say_goal(f"all {lag_count} reminders accepted by SMTP within", max(measured), below=60, unit="s")
+                within = f"all {lag_count} reminders accepted by SMTP within"
+                if lag_count >= BURST_GOAL_COUNT:
+                    say_goal(within, max(measured), below=BURST_GOAL_SECONDS, unit="s")
+                else:  # a smaller burst meets nothing: its figure is printed beside the goal's size
+                    goal = f"the goal is {BURST_GOAL_COUNT:,} within {BURST_GOAL_SECONDS} s"
+                    say(f"{within} ({goal}): {max(measured):.2f} s")
             if measured:
                 say(f"reminder lag min (s): {min(measured):.2f}")
                 say(f"reminder lag p50 (s): {statistics.median(measured):.2f}")

@@ -27,7 +27,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.mailbox import MailboxActivities
-from benchmarks.measure import percentile, say
+from benchmarks.measure import percentile, say, say_goal
 from db.migrate import upgrade_sync
 from db.models import Mailbox
 from db.session import create_engine, make_session_factory
@@ -118,7 +118,7 @@ async def run(count: int, latency_count: int) -> None:
                     assert response.json()["workflow_started"], response.text
                 http_rate = count / (time.monotonic() - t0)
             say("mailbox: POST /api/inquiries per second", http_rate, "/s")
-            say("mailbox: mail intake / HTTP intake", mail_rate / http_rate, "(target >= 0.5)")
+            say_goal("mailbox: mail intake / HTTP intake", mail_rate / http_rate, at_least=0.5)
 
             async def watch() -> None:  # what MailboxWorkflow does: one round after the other
                 while True:
@@ -139,7 +139,7 @@ async def run(count: int, latency_count: int) -> None:
                 await asyncio.sleep(0.2)
             watcher.cancel()
             say("mailbox: new mail -> workflow started p50 (IDLE)", percentile(lags, 0.5), "s")
-            say("mailbox: new mail -> workflow started p99 (IDLE)", percentile(lags, 0.99), "s (target < 2)")
+            say_goal("mailbox: new mail -> workflow started p99 (IDLE)", percentile(lags, 0.99), below=2, unit="s")
     finally:
         await env.shutdown()
         await engine.dispose()

@@ -13,7 +13,7 @@ import time
 from sqlalchemy import func, select
 
 from benchmarks.inquiries import bulk_inquiries, stack_sessions, start_inquiries
-from benchmarks.measure import rss_mb, say, until
+from benchmarks.measure import rss_mb, say, say_goal, until
 from benchmarks.stack import ProcessStack
 from db.models import Inquiry
 
@@ -62,4 +62,4 @@ async def scale(stack: ProcessStack, counts: list[int], concurrency: int) -> Non
             say(f"worker RSS with {count} sleeping inquiries", rss[count], "MiB")
     if len(counts) >= 2:
         low, high = counts[0], counts[-1]
-        say(f"worker RSS ratio {high} / {low} sleeping (target < 1.3)", rss[high] / rss[low])
+        say_goal(f"worker RSS ratio {high} / {low} sleeping", rss[high] / rss[low], below=1.3)
