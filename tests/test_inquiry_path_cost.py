@@ -29,6 +29,12 @@ GOALS = {goal.scenario: goal for goal in PATH_GOALS}
 
 
 @pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    """What a path costs the cluster does not depend on the database: SQLite only (saves CI a minute's share)."""
+    return sqlite_url
+
+
+@pytest.fixture
 async def harness(
     workflow_env: WorkflowEnvironment, sessions: SessionFactory, settings: Settings, task_queue: str
 ) -> AsyncIterator[InquiryHarness]:
