@@ -19,7 +19,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.inquiry_base import FINAL_STATES, LEAN_STEPS
 from workflows.inquiry_follower import FollowerMixin
 from workflows.inquiry_followup import FollowUpMixin
-from workflows.policies import DB_RETRY, DB_TIMEOUT, RejectedError, failure_detail
+from workflows.policies import RejectedError, failure_detail
 
 with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
@@ -56,12 +56,8 @@ class InquiryWorkflow(FollowUpMixin, FollowerMixin):
         self._lean = workflow.patched(LEAN_STEPS)
         try:
             if self._lean:
-                preparation = await workflow.execute_local_activity_method(
-                    InquiryActivities.prepare_inquiry,
-                    self._inquiry_id,
-                    start_to_close_timeout=DB_TIMEOUT,
-                    retry_policy=DB_RETRY,
-                    summary="load settings, check property",
+                preparation = await self._local(
+                    InquiryActivities.prepare_inquiry, self._inquiry_id, "load settings, check property"
                 )
                 self._config, assessment = preparation.config, preparation.assessment
             else:

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.shared import INQUIRY_STATUS
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 
 class StepDetails(TypedDict, total=False):
@@ -214,6 +215,12 @@ class InquiryBase:
         )
         return result
 
+    async def _local(self, method: Callable[[Any, A], Awaitable[T]], arg: A, summary: str) -> T:
+        """Lean: database work inside the workflow task (no server round trip), retried like `_db`'s."""
+        return await workflow.execute_local_activity_method(
+            method, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY, summary=summary
+        )
+
     async def _with_steps(
         self, method: Callable[..., Awaitable[T]], request: Any, summary: str, *, carrier: Any = None
     ) -> T:
@@ -261,13 +268,8 @@ class InquiryBase:
         if not self._pending:
             return
         steps = self._take_steps()
-        await workflow.execute_local_activity_method(
-            InquiryActivities.record_inquiry_steps,
-            StepBatch(inquiry_id=self._inquiry_id, steps=steps),
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
-            summary=f"status {steps[-1].state.value}",
-        )
+        batch = StepBatch(inquiry_id=self._inquiry_id, steps=steps)
+        await self._local(InquiryActivities.record_inquiry_steps, batch, f"status {steps[-1].state.value}")
         self._show(steps)
 
     def _show(self, records: list[StepRecord]) -> None:
