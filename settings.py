@@ -70,7 +70,10 @@ class Settings(BaseSettings):
     smtp_user: str | None = Field(None, description="SMTP login user.")
     smtp_password: SecretStr | None = Field(None, description="SMTP login password.")
     smtp_tls: Literal["none", "starttls", "tls"] = Field("none", description="SMTP transport security.")
-    smtp_timeout_seconds: float = Field(30.0, description="Timeout of one SMTP conversation.")
+    smtp_timeout_seconds: float = Field(30.0, description="Timeout of one SMTP command (connect, MAIL, DATA, …).")
+    smtp_connections: int = Field(
+        4, ge=1, description="SMTP sessions a worker keeps open and reuses; at most this many mails are sent at once."
+    )
     mail_from: str = Field("immoflow <noreply@immoflow.local>", description="Sender when no agent is set.")
 
     sms_gateway_url: AnyHttpUrl | None = Field(None, description="HTTP SMS gateway; unset records SMS only.")

@@ -173,15 +173,16 @@ class InquiryActivities:
         One activity per mail: the outbox row (by its idempotency key) makes a retry compose nothing twice,
         and the delivery's claim and lease send it once. An exposé under a Widerruf period it must wait out
         is neither composed nor sent: the answer says until when."""
-        await self._record(request.steps)
-        if request.widerruf_check:
-            async with self._sessions() as session:
-                wait = await expose_wait(session, request.inquiry_id)
-            if wait.wait_until is not None and wait.wait_until > utcnow():
-                return MailOutcome(wait_until=wait.wait_until)
-        message_id = await self._mail.compose(request)
-        await self._delivery.deliver(message_id)
-        await self._record(request.after)
+        async with self._delivery.heartbeating():
+            await self._record(request.steps)
+            if request.widerruf_check:
+                async with self._sessions() as session:
+                    wait = await expose_wait(session, request.inquiry_id)
+                if wait.wait_until is not None and wait.wait_until > utcnow():
+                    return MailOutcome(wait_until=wait.wait_until)
+            message_id = await self._mail.compose(request)
+            await self._delivery.deliver(message_id)
+            await self._record(request.after)
         return MailOutcome(message_id=message_id)
 
     @activity.defn(name="prepare_inquiry_reminder")

@@ -78,9 +78,10 @@ class LeadActivities:
     async def send_lead_reminder(self, request: ReminderRequest) -> ReminderComposed:
         """Compose the reminder and deliver it, in one activity: a retry finds the outbox row again by its
         idempotency key (one mail), and the delivery's claim and lease send it once."""
-        composed = await self.compose_lead_reminder(request)
-        if composed.message_id is not None:
-            await self._delivery.deliver(composed.message_id)
+        async with self._delivery.heartbeating():
+            composed = await self.compose_lead_reminder(request)
+            if composed.message_id is not None:
+                await self._delivery.deliver(composed.message_id)
         return composed
 
     @activity.defn(name="load_lead_snapshot")

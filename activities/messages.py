@@ -6,8 +6,10 @@ send a mail in one step.
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import re
+import socket
 from datetime import timedelta
 from email.header import Header, decode_header, make_header
 from email.message import EmailMessage
@@ -23,6 +25,7 @@ from db.models import Message
 from db.session import SessionFactory
 from messaging.addresses import UndeliverableAddressError, smtp_address
 from messaging.outbox_delivery import LEASE, DeliveryResult, OutboxDelivery
+from messaging.smtp_connections import SmtpConnectionPool
 from messaging.transport import PermanentDeliveryError, Transport
 from settings import Settings
 
@@ -108,8 +111,30 @@ def build_email(message: Message, data_dir: Path, base_url: str | None = None) -
 
 
 class SmtpTransport:
+    """Mail over SMTP, on sessions kept open between mails (messaging/smtp_connections.py)."""
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self.connections = SmtpConnectionPool(self._open_session, size=settings.smtp_connections)
+        self._local_hostname: str | None = None
+
+    async def _open_session(self) -> aiosmtplib.SMTP:
+        s = self._settings
+        if self._local_hostname is None:
+            # The client's name for EHLO, looked up once per worker instead of in a thread per mail.
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_user,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            use_tls=s.smtp_tls == "tls",
+            start_tls=s.smtp_tls == "starttls",
+            timeout=s.smtp_timeout_seconds,
+            local_hostname=self._local_hostname,
+        )
+        await smtp.connect()
+        return smtp
 
     async def send(self, message: Message) -> str:
         s = self._settings
@@ -125,18 +150,8 @@ class SmtpTransport:
         if len(recipients) != 1 or not sender:
             raise PermanentDeliveryError(f"invalid sender or recipient: {message.sender!r} -> {message.recipient!r}")
         try:
-            await aiosmtplib.send(
-                email,
-                sender=sender,
-                recipients=recipients,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_user,
-                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                use_tls=s.smtp_tls == "tls",
-                start_tls=s.smtp_tls == "starttls",
-                timeout=s.smtp_timeout_seconds,
-            )
+            async with self.connections.session() as smtp:
+                await smtp.send_message(email, sender=sender, recipients=recipients)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             # 4xx (greylisting, mailbox busy) is worth retrying; only 5xx is final.
             if all(500 <= refused.code < 600 for refused in exc.recipients):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import or_, select, update
@@ -32,6 +33,30 @@ from messaging.transport import PermanentDeliveryError, Transport
 # heartbeats to Temporal) four times per lease, so a slow SMTP conversation keeps its claim while a crashed
 # worker's claim runs out after at most LEASE, when Temporal's heartbeat timeout retries the delivery.
 LEASE = timedelta(seconds=20)
+# Writing "sent" after the server accepted: tries, with pauses of 0.5, 1, 2, … seconds (at most a quarter lease).
+RECORD_SENT_ATTEMPTS = 8
+
+T = TypeVar("T")
+
+
+async def _uncancellable(work: Coroutine[Any, Any, T]) -> T:
+    """Run WORK to its end even when the activity is cancelled meanwhile (a heartbeat timeout, a worker
+    shutting down), then pass the cancellation on. A claimed send cut off between the SMTP server's "250"
+    and the row's "sent" is how a mail goes out twice: the next attempt finds the lease run out and sends
+    again. WORK is bounded by the SMTP timeout and RECORD_SENT_ATTEMPTS, well inside a graceful shutdown."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+            break
+        except asyncio.CancelledError:
+            if task.done():
+                raise  # WORK itself was cancelled (its own timeout): nothing left to protect
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError()
+    return result
 
 
 class DeliveryResult(BaseModel):
@@ -60,24 +85,45 @@ class OutboxDelivery:
         return DeliveryResult(message_id=message_id, status=status or MessageStatus.WITHDRAWN)
 
     async def deliver(self, message_id: int) -> DeliveryResult:
+        if activity.in_activity():
+            # Temporal's heartbeat timeout runs from the attempt's start, whatever came before (composing).
+            activity.heartbeat()
         claimed = await self._claim(message_id)
         if isinstance(claimed, DeliveryResult):
             return claimed
         transport = self._transports.get(claimed.channel)
         if transport is None:
             raise ApplicationError(f"no transport for channel {claimed.channel}", non_retryable=True)
-        try:
-            async with self._lease_kept(message_id):
+        return await _uncancellable(self._send_claimed(claimed, transport))
+
+    async def _send_claimed(self, claimed: Message, transport: Transport) -> DeliveryResult:
+        message_id = claimed.id
+        async with self._lease_kept(message_id):
+            try:
                 provider_id = await transport.send(claimed)
-        except PermanentDeliveryError as exc:
-            await self._finish(message_id, MessageStatus.FAILED, error=str(exc))
-            raise ApplicationError(str(exc), type="PermanentDeliveryError", non_retryable=True) from exc
-        except Exception as exc:
-            await self._finish(message_id, MessageStatus.RETRYING, error=f"{type(exc).__name__}: {exc}")
-            raise
-        await self._finish(message_id, MessageStatus.SENT, provider_id=provider_id)
+            except PermanentDeliveryError as exc:
+                await self._finish(message_id, MessageStatus.FAILED, error=str(exc))
+                raise ApplicationError(str(exc), type="PermanentDeliveryError", non_retryable=True) from exc
+            except Exception as exc:
+                await self._finish(message_id, MessageStatus.RETRYING, error=f"{type(exc).__name__}: {exc}")
+                raise
+            # Still under the lease: while the row does not say "sent", no other attempt may claim it.
+            await self._record_sent(message_id, provider_id)
         activity.logger.info("message %s sent (%s)", message_id, claimed.idempotency_key)
         return DeliveryResult(message_id=message_id, status=MessageStatus.SENT)
+
+    async def _record_sent(self, message_id: int, provider_id: str) -> None:
+        """The server has the mail: "sent" must reach the row, or a retry sends it again. A busy or briefly
+        unreachable database is waited for (the lease is renewed meanwhile), up to RECORD_SENT_ATTEMPTS."""
+        for attempt in range(1, RECORD_SENT_ATTEMPTS + 1):
+            try:
+                await self._finish(message_id, MessageStatus.SENT, provider_id=provider_id)
+                return
+            except Exception as exc:
+                if attempt == RECORD_SENT_ATTEMPTS:
+                    raise
+                activity.logger.warning("message %s sent, recording it failed (%s); retrying", message_id, exc)
+                await asyncio.sleep(min(2.0**attempt / 4, self._lease.total_seconds() / 4))
 
     async def _claim(self, message_id: int) -> Message | DeliveryResult:
         now = utcnow()
@@ -128,24 +174,25 @@ class OutboxDelivery:
         activity.logger.info("message %s suppressed: %s", message_id, reason)
         return DeliveryResult(message_id=message_id, status=MessageStatus.SUPPRESSED)
 
-    @contextlib.asynccontextmanager
-    async def _lease_kept(self, message_id: int) -> AsyncIterator[None]:
-        """While the transport talks: heartbeat to Temporal and extend the row's lease, four times per lease."""
+    def heartbeating(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Heartbeat to Temporal four times per lease while the block runs: the work an activity does before
+        its send (composing, recording steps) counts against the same heartbeat timeout as the send. An
+        attempt that kept silent through a slow database would be timed out, retried and cancelled."""
+        return self._beating(None)
 
+    def _lease_kept(self, message_id: int) -> contextlib.AbstractAsyncContextManager[None]:
+        """While the transport talks: heartbeat to Temporal and extend the row's lease, four times per lease."""
+        return self._beating(message_id)
+
+    @contextlib.asynccontextmanager
+    async def _beating(self, leased_message_id: int | None) -> AsyncIterator[None]:
         async def keep() -> None:
             while True:
                 await asyncio.sleep(self._lease.total_seconds() / 4)
                 if activity.in_activity():
                     activity.heartbeat()
-                try:
-                    async with self._sessions.begin() as session:
-                        await session.execute(
-                            update(Message)
-                            .where(Message.id == message_id, Message.status == MessageStatus.SENDING)
-                            .values(lease_until=utcnow() + self._lease)
-                        )
-                except Exception as exc:
-                    activity.logger.warning("lease of message %s not renewed: %s", message_id, exc)
+                if leased_message_id is not None:
+                    await self._renew_lease(leased_message_id)
 
         keeper = asyncio.create_task(keep())
         try:
@@ -154,6 +201,17 @@ class OutboxDelivery:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+
+    async def _renew_lease(self, message_id: int) -> None:
+        try:
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(Message)
+                    .where(Message.id == message_id, Message.status == MessageStatus.SENDING)
+                    .values(lease_until=utcnow() + self._lease)
+                )
+        except Exception as exc:
+            activity.logger.warning("lease of message %s not renewed: %s", message_id, exc)
 
     async def _finish(
         self,

@@ -3,6 +3,7 @@ activities against SQLite and PostgreSQL and mail through a real SMTP peer."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -403,3 +404,48 @@ async def test_snapshot_and_compose_read_the_database(
     assert (await env.run(activities.load_lead_snapshot, lead.id)).status == "closed"
     assert (await env.run(activities.load_lead_snapshot, 999_999)).status == "missing"
     assert len(await messages(sessions, lead.id)) == 2
+
+
+async def test_reminder_heartbeats_while_it_composes(
+    sessions: SessionFactory, settings: Settings, office: Office, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat timeout runs from the attempt's start: a compose slowed by a busy database must not
+    leave the attempt silent, or Temporal times it out, retries it and cancels the first one mid-send."""
+    now = datetime(2031, 3, 3, 10, 0, tzinfo=UTC)
+    async with sessions.begin() as session:
+        process = await lead_service.create_process(session, SalesProcessInput.model_validate(PROCESS))
+        new = NewLead(
+            title="Familie Kauf", contact_id=office.contact_id, process_id=process.id, taker_user_id=office.taker_id
+        )
+        lead = await lead_service.create_lead(session, new, now - timedelta(days=3))
+    lease = timedelta(seconds=0.4)
+    delivery = MessageActivities(sessions, {"email": SmtpTransport(settings)}, lease=lease).delivery
+    activities = LeadActivities(sessions, settings, delivery)
+    compose = activities.compose_lead_reminder
+
+    async def slow_compose(request: ReminderRequest) -> Any:
+        await asyncio.sleep(3 * lease.total_seconds())
+        return await compose(request)
+
+    monkeypatch.setattr(activities, "compose_lead_reminder", slow_compose)
+    env = ActivityEnvironment()
+    heartbeats: list[object] = []
+    env.on_heartbeat = lambda *details: heartbeats.append(details)
+    entered = now - timedelta(days=3)
+    request = ReminderRequest(
+        lead_id=lead.id,
+        episode=1,
+        number=1,
+        idempotency_key=f"lead:{lead.id}:episode:1:reminder:1",
+        phase_id=process.phases[0].id,
+        phase_entered_at=entered,
+        clock_start=entered,
+        overdue_since=now,
+        due_at=at_day(now, 1, SEVEN),
+    )
+
+    composed = await env.run(activities.send_lead_reminder, request)
+
+    assert composed.message_id is not None
+    assert len(heartbeats) >= 3, heartbeats  # four per lease, from the start
+    assert [mail.subject for mail in smtp_sink.received] == ["Überfälliger Lead: Familie Kauf (Erstkontakt)"]

@@ -257,3 +257,67 @@ async def test_expired_lease_of_a_dead_sender_is_taken_over(
     assert result.status == MessageStatus.SENT
     assert len(smtp_sink.received) == 1
     assert (await _row(sessions, message_id)).attempts == 2
+
+
+class HeldTransport:
+    """An SMTP conversation that goes on until the test releases it; then the server has the mail."""
+
+    def __init__(self) -> None:
+        self.talking = asyncio.Event()
+        self.release = asyncio.Event()
+        self.sent: list[int] = []
+
+    async def send(self, message: Message) -> str:
+        self.talking.set()
+        await self.release.wait()
+        self.sent.append(message.id)
+        return f"<held-{message.id}@example.com>"
+
+
+async def test_a_cancel_mid_send_lets_the_send_finish_and_be_recorded(sessions: SessionFactory) -> None:
+    """A heartbeat timeout or a shutting-down worker cancels the attempt: had the cancel cut the conversation
+    after the server's 250 and before the row said "sent", the next attempt would send the mail again."""
+    message_id = await _enqueue(sessions)
+    transport = HeldTransport()
+    activities = MessageActivities(sessions, {"email": transport})
+    env = ActivityEnvironment()
+    attempt = asyncio.create_task(env.run(activities.deliver_message, message_id))
+    await asyncio.wait_for(transport.talking.wait(), timeout=10)
+
+    env.cancel()
+    await asyncio.sleep(0.05)
+    assert not attempt.done()  # the cancel waits for the conversation
+    transport.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(attempt, timeout=10)
+
+    row = await _row(sessions, message_id)
+    assert (row.status, row.lease_until) == (MessageStatus.SENT, None)
+    assert row.smtp_message_id == f"<held-{message_id}@example.com>"
+    retry = await _deliver(activities, message_id)  # Temporal's next attempt
+    assert retry.already_sent
+    assert transport.sent == [message_id]
+
+
+async def test_sent_reaches_the_row_through_a_failing_write(
+    sessions: SessionFactory, settings: Settings, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message_id = await _enqueue(sessions)
+    activities = _activities(sessions, settings)
+    finish = activities.delivery._finish
+    failures: list[MessageStatus] = []
+
+    async def busy_database_once(message_id: int, status: MessageStatus, **values: str | None) -> None:
+        if status == MessageStatus.SENT and not failures:
+            failures.append(status)
+            raise OSError("database is locked")
+        await finish(message_id, status, **values)
+
+    monkeypatch.setattr(activities.delivery, "_finish", busy_database_once)
+
+    result = await _deliver(activities, message_id)
+
+    assert result.status == MessageStatus.SENT
+    assert failures == [MessageStatus.SENT]
+    assert (await _row(sessions, message_id)).status == MessageStatus.SENT
+    assert len(smtp_sink.received) == 1
