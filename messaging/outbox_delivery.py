@@ -85,9 +85,6 @@ class OutboxDelivery:
         return DeliveryResult(message_id=message_id, status=status or MessageStatus.WITHDRAWN)
 
     async def deliver(self, message_id: int) -> DeliveryResult:
-        if activity.in_activity():
-            # Temporal's heartbeat timeout runs from the attempt's start, whatever came before (composing).
-            activity.heartbeat()
         claimed = await self._claim(message_id)
         if isinstance(claimed, DeliveryResult):
             return claimed
