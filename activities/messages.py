@@ -25,7 +25,7 @@ from db.models import Message
 from db.session import SessionFactory
 from messaging.addresses import UndeliverableAddressError, smtp_address
 from messaging.outbox_delivery import LEASE, DeliveryResult, OutboxDelivery
-from messaging.smtp_connections import SmtpConnectionPool
+from messaging.smtp_connections import SmtpConnectionPool, smtp_options
 from messaging.transport import PermanentDeliveryError, Transport
 from settings import Settings
 
@@ -119,20 +119,10 @@ class SmtpTransport:
         self._local_hostname: str | None = None
 
     async def _open_session(self) -> aiosmtplib.SMTP:
-        s = self._settings
         if self._local_hostname is None:
             # The client's name for EHLO, looked up once per worker instead of in a thread per mail.
             self._local_hostname = await asyncio.to_thread(socket.getfqdn)
-        smtp = aiosmtplib.SMTP(
-            hostname=s.smtp_host,
-            port=s.smtp_port,
-            username=s.smtp_user,
-            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-            use_tls=s.smtp_tls == "tls",
-            start_tls=s.smtp_tls == "starttls",
-            timeout=s.smtp_timeout_seconds,
-            local_hostname=self._local_hostname,
-        )
+        smtp = aiosmtplib.SMTP(**smtp_options(self._settings), local_hostname=self._local_hostname)
         await smtp.connect()
         return smtp
 

@@ -15,12 +15,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypedDict
 
 import aiosmtplib
+
+from settings import Settings
 
 # Servers close idle sessions after a few minutes (RFC 5321 asks for 5 minutes at least); an older one is not
 # even tried.
 MAX_IDLE_SECONDS = 60.0
+
+
+class SmtpOptions(TypedDict):
+    hostname: str | None
+    port: int
+    username: str | None
+    password: str | None
+    use_tls: bool
+    start_tls: bool
+    timeout: float
+
+
+def smtp_options(settings: Settings, hostname: str | None = None) -> SmtpOptions:
+    """How to reach the configured SMTP server: for `aiosmtplib.SMTP(...)` and `aiosmtplib.send(...)` alike."""
+    return SmtpOptions(
+        hostname=hostname or settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_user,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        use_tls=settings.smtp_tls == "tls",
+        start_tls=settings.smtp_tls == "starttls",
+        timeout=settings.smtp_timeout_seconds,
+    )
 
 
 class SmtpConnectionPool:

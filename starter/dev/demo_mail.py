@@ -10,6 +10,7 @@ from typing import Any
 
 import aiosmtplib
 
+from messaging.smtp_connections import smtp_options
 from settings import Settings
 
 DEMO_PORTAL_SENDER = "ImmoScout24 <kontaktanfrage@immobilienscout24.de>"
@@ -49,13 +50,4 @@ def portal_mail(inquiry: dict[str, Any], *, now: Any) -> EmailMessage:
 
 async def send(settings: Settings, mail: EmailMessage) -> None:
     """Over the configured SMTP server, or the dev stack's sink when none is configured."""
-    await aiosmtplib.send(
-        mail,
-        hostname=settings.smtp_host or "127.0.0.1",
-        port=settings.smtp_port,
-        username=settings.smtp_user,
-        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-        use_tls=settings.smtp_tls == "tls",
-        start_tls=settings.smtp_tls == "starttls",
-        timeout=settings.smtp_timeout_seconds,
-    )
+    await aiosmtplib.send(mail, **smtp_options(settings, hostname=settings.smtp_host or "127.0.0.1"))
