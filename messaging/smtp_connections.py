@@ -79,13 +79,6 @@ class SmtpConnectionPool:
                 raise
             self._idle.append((smtp, asyncio.get_running_loop().time()))
 
-    async def close(self) -> None:
-        """Say goodbye on every idle session (a worker shutting down)."""
-        idle, self._idle = self._idle, []
-        for smtp, _ in idle:
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await smtp.quit()
-
     def _bind_to_running_loop(self) -> None:
         # Sessions belong to the event loop that opened them; a new loop (tests, a restarted worker) starts over.
         loop = asyncio.get_running_loop()

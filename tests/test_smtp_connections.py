@@ -31,7 +31,6 @@ async def test_mails_in_a_row_share_one_session(settings: Settings, smtp_sink: S
 
     assert [mail.subject for mail in smtp_sink.received] == [f"Mail {n}" for n in range(1, 6)]
     assert transport.connections.opened == 1
-    await transport.connections.close()
 
 
 async def test_parallel_mails_open_at_most_the_configured_sessions(settings: Settings, smtp_sink: SmtpSink) -> None:
@@ -41,7 +40,6 @@ async def test_parallel_mails_open_at_most_the_configured_sessions(settings: Set
 
     assert sorted(mail.subject for mail in smtp_sink.received) == sorted(f"Mail {n}" for n in range(1, 13))
     assert transport.connections.opened == 2
-    await transport.connections.close()
 
 
 async def test_a_session_the_server_dropped_is_replaced_not_a_failed_mail(settings: Settings) -> None:
