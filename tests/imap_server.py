@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from settings import venv_binary
+from starter.dev.mailbox import imap_command
 
 USER = "anfragen@office.example"
 PASSWORD = "imap-secret-Zz9!"
@@ -38,12 +38,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], within: float = 
 @contextlib.contextmanager
 def pymap_server(user: str = USER, password: str = PASSWORD) -> Iterator[int]:
     port = free_port()
-    process = subprocess.Popen(
-        [venv_binary("pymap"), "--host", "127.0.0.1", "--port", str(port), "--no-tls", "dict",
-         "--demo-user", user, "--demo-password", password],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    process = subprocess.Popen(imap_command(port, user, password), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for_port(port, process)
         yield port

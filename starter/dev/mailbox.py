@@ -21,8 +21,9 @@ from starter.dev.smtp_sink import Deliver
 
 
 def imap_command(port: int, user: str, password: str) -> list[str]:
+    # "--option=value": a generated password may begin with "-", which argparse would take for an option.
     return [venv_binary("pymap"), "--host", LOCAL, "--port", str(port), "--no-tls", "dict",
-            "--demo-user", user, "--demo-password", password]  # fmt: skip
+            f"--demo-user={user}", f"--demo-password={password}"]  # fmt: skip
 
 
 def new_password() -> str:
