@@ -23,7 +23,7 @@ import httpx
 
 from benchmarks.measure import machine, percentile, say
 from db.migrate import upgrade_sync
-from starter.dev.smtp_sink import free_port
+from starter.dev.config import free_port
 
 HOSTILE = [
     "{{ 'x' * 1000000000 }}",

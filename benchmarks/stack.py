@@ -28,8 +28,8 @@ from temporalio.client import Client
 
 from settings import Settings
 from starter.dev.children import Child, spawn, stop_group
-from starter.dev.config import LOCAL, DevOptions, answers, temporal_command
-from starter.dev.smtp_sink import SinkHandler, free_port
+from starter.dev.config import LOCAL, DevOptions, answers, free_port, temporal_command
+from starter.dev.smtp_sink import SinkHandler
 
 REPO = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 60.0

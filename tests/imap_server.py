@@ -11,17 +11,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from starter.dev.config import free_port
 from starter.dev.mailbox import imap_command
 
 USER = "anfragen@office.example"
 PASSWORD = "imap-secret-Zz9!"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], within: float = 20.0) -> None:

@@ -7,7 +7,6 @@ pages start, and links in mails point at this server (public_base_url).
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,13 +15,6 @@ from temporalio.client import Client
 
 from settings import Settings
 from web.app import create_app
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def live_settings(settings: Settings, port: int, task_queue: str) -> Settings:

@@ -40,12 +40,13 @@ from db.models import (
 from db.session import SessionFactory
 from db.slot_store import slot_link
 from settings import Settings
+from starter.dev.config import free_port
 from starter.dev.demo import AGENT_PASSWORD, KNOWN_PROSPECT_EMAIL, SECOND_AGENT_EMAIL, load_demo_data
 from starter.dev.smtp_sink import SmtpSink
 from starter.services.showcase import AGENT_EMAIL
 from tests.conftest import needs_chromium
 from tests.inquiry_harness import running_harness
-from tests.live_server import free_port, live_server, live_settings
+from tests.live_server import live_server, live_settings
 from tests.slot_harness import OFFICE_TIME, proposals
 from workflows.slot_models import ProposedSlot
 

@@ -19,10 +19,11 @@ from db.models import ConsentRecord, Contact, Inquiry
 from db.session import SessionFactory
 from settings import Settings
 from starter.cli.inquiry import demo_inquiry
+from starter.dev.config import free_port
 from starter.dev.demo import load_demo_data
 from tests.conftest import needs_chromium
 from tests.inquiry_harness import running_harness
-from tests.live_server import free_port, live_server, live_settings
+from tests.live_server import live_server, live_settings
 from tests.test_browser_office import CONFIRM_LINK, Office, screenshot
 
 pytestmark = [

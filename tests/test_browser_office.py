@@ -23,11 +23,12 @@ from db.models import Inquiry, Message
 from db.session import SessionFactory
 from settings import Settings
 from starter.cli.inquiry import demo_inquiry
+from starter.dev.config import free_port
 from starter.dev.demo import AGENT_PASSWORD, KNOWN_PROSPECT_EMAIL, load_demo_data
 from starter.services.showcase import AGENT_EMAIL
 from tests.conftest import needs_chromium
 from tests.inquiry_harness import running_harness
-from tests.live_server import free_port, live_server, live_settings
+from tests.live_server import live_server, live_settings
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CONFIRM_LINK = re.compile(r"http://127\.0\.0\.1:\d+/confirm/\S+")

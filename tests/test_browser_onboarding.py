@@ -46,6 +46,7 @@ from db.models import DomainEvent, Inquiry, Mailbox
 from db.session import SessionFactory, create_engine
 from messaging.imap_client import ImapConfig, append
 from settings import Settings
+from starter.dev.config import free_port
 from starter.dev.smtp_sink import SmtpSink
 from starter.events.accounts import PASSWORD_LINK_EVENT, password_link_handler
 from starter.events.dispatcher import Dispatcher, EventHandler
@@ -54,7 +55,7 @@ from starter.intake.service import RECEIVED_EVENT as INQUIRY_RECEIVED
 from starter.temporal.mailboxes import ensure_mailbox_workflow
 from tests.conftest import needs_chromium
 from tests.imap_server import pymap_server
-from tests.live_server import free_port, live_server, live_settings
+from tests.live_server import live_server, live_settings
 from tests.properties.support import export_zip
 from worker import INTERCEPTORS, WORKFLOWS, build_activities
 from workflows.mailbox import workflow_id_for

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from settings import venv_binary
-from starter.dev.smtp_sink import free_port
+from starter.dev.config import free_port
 from workflows.shared import SEARCH_ATTRIBUTES
 
 pytestmark = pytest.mark.timeout(400)

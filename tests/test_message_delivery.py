@@ -20,7 +20,8 @@ from db.models import Message, MessageStatus
 from db.session import SessionFactory
 from messaging.outbox import NewMessage, enqueue_message
 from settings import Settings
-from starter.dev.smtp_sink import SmtpSink, free_port
+from starter.dev.config import free_port
+from starter.dev.smtp_sink import SmtpSink
 
 
 def _activities(sessions: SessionFactory, settings: Settings) -> MessageActivities:

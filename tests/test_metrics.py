@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import urllib.request
 import uuid
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from db.base import utcnow
 from db.models import DomainEvent, Inquiry, Message
 from db.session import SessionFactory, create_engine, make_session_factory
 from settings import Settings
+from starter.dev.config import free_port
 from starter.ops.metrics import domain_registry, quantile, read_snapshot, sdk_runtime
 from starter.temporal.client import data_converter
 from web.app import create_app
@@ -171,17 +171,17 @@ class NoopWorkflow:
         return "done"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def scrape(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         body: bytes = response.read()
         return body.decode()
+
+
+async def scrape_until(url: str, needle: str, within: float = 10.0) -> str:
+    async with asyncio.timeout(within):
+        while needle not in (text := await asyncio.to_thread(scrape, url)):  # noqa: ASYNC110  (polling a server)
+            await asyncio.sleep(0.1)
+    return text
 
 
 async def test_worker_runtime_exports_sdk_metrics(workflow_env: WorkflowEnvironment, task_queue: str) -> None:
@@ -200,6 +200,8 @@ async def test_worker_runtime_exports_sdk_metrics(workflow_env: WorkflowEnvironm
         client, task_queue=task_queue, workflows=[NoopWorkflow], workflow_runner=UnsandboxedWorkflowRunner()
     ):
         await client.execute_workflow(NoopWorkflow.run, id=f"metrics-{uuid.uuid4()}", task_queue=task_queue)
-        text = await asyncio.to_thread(scrape, f"http://{bind}/metrics")
+        # The worker counts the completion once the server acknowledged its task, which can be after the
+        # client already has the result.
+        text = await scrape_until(f"http://{bind}/metrics", "temporal_workflow_completed")
     assert "temporal_workflow_completed" in text
     assert f'task_queue="{task_queue}"' in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,22 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+# Where test and benchmark stacks put their servers: below Linux's ephemeral range (32768-60999 by default),
+# from which the kernel takes every bind(0) and the source port of every outgoing connection. A port found by
+# bind(0) and let go can become some connection's source port before the server binds it; CI saw Temporal's
+# UI fail that way ("address already in use") when a chaos test restarted it.
+STACK_PORTS = range(20000, 32768)
+
+
+def free_port() -> int:
+    """A port on LOCAL that nothing listens on now, from STACK_PORTS."""
+    for _ in range(500):
+        port = random.choice(STACK_PORTS)
+        if port_free(port):
+            return port
+    raise OSError(f"no free port in {STACK_PORTS.start}-{STACK_PORTS.stop - 1}")
 
 
 def answers(port: int, host: str = LOCAL) -> bool:

@@ -10,7 +10,6 @@ import email
 import email.policy
 import itertools
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from starter.dev.config import free_port
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +82,6 @@ class SinkHandler:
                 except Exception:  # the sink keeps the mail either way; /dev/mail shows it
                     log.exception("could not deliver a mail for %s into the local IMAP server", recipient)
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class SmtpSink:

@@ -15,10 +15,11 @@ from db.base import utcnow
 from db.models import Inquiry, Message, Property
 from db.session import SessionFactory
 from settings import Settings
+from starter.dev.config import free_port
 from starter.dev.demo import AGENT_PASSWORD, load_demo_data
 from starter.services.showcase import AGENT_EMAIL
 from tests.conftest import needs_chromium
-from tests.live_server import free_port, live_server, live_settings
+from tests.live_server import live_server, live_settings
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PAGES = [

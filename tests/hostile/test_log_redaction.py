@@ -12,8 +12,8 @@ import pytest
 import uvicorn
 
 from settings import Settings
+from starter.dev.config import free_port
 from starter.ops.logs import configure_logging
-from tests.live_server import free_port
 from web.app import create_app
 
 TOKEN = "eyJ3Zi1pZCI6ImlucXVpcnktMSJ9.c2lnbmF0dXJl-geheim"

@@ -15,12 +15,13 @@ from db.models import InboundMail, Inquiry, Mailbox
 from db.session import SessionFactory
 from messaging.mailbox_secrets import encrypt_password
 from settings import Settings
+from starter.dev.config import free_port
 from starter.dev.demo import MAILBOX, load_demo_data
 from starter.intake.mail_service import MailIntakeService
 from starter.intake.service import IntakeService
 from tests.conftest import needs_chromium
 from tests.inquiry_harness import running_harness
-from tests.live_server import free_port, live_server, live_settings
+from tests.live_server import live_server, live_settings
 from tests.test_browser_office import Office, log_in, screenshot
 
 DATA = Path(__file__).parent.parent / "data" / "mail"

@@ -16,10 +16,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.session import SessionFactory
 from settings import Settings
+from starter.dev.config import free_port
 from starter.dev.demo import AGENT_PASSWORD, load_demo_data
 from starter.services.showcase import AGENT_EMAIL
 from tests.conftest import needs_chromium
-from tests.live_server import free_port, live_server, live_settings
+from tests.live_server import live_server, live_settings
 from tests.properties.support import export_zip, fixture
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

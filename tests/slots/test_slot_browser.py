@@ -18,9 +18,10 @@ from db.session import SessionFactory
 from domain.passwords import hash_password
 from domain.slot_routing import ResponseType
 from settings import Settings
+from starter.dev.config import free_port
 from starter.dev.smtp_sink import SmtpSink
 from tests.conftest import needs_chromium
-from tests.live_server import free_port, live_server, live_settings
+from tests.live_server import live_server, live_settings
 from tests.slot_harness import LINK, OFFICE_TIME, SlotHarness, proposals, running_slot_harness
 from workflows.slot_models import ProposedSlot, SlotState
 
