@@ -16,8 +16,11 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from tests.sandbox_probe import SandboxedProbe
+from tests.sandbox_probe import ContractIdentityProbe, SandboxedProbe
+from worker import workflow_runner
+from workflows.lead_models import LeadSnapshot
 
 WORKFLOWS_DIR = Path(__file__).resolve().parent.parent / "workflows"
 PASSED_THROUGH_OK = ("activities.", "workflows.shared", "domain.slot_routing")
@@ -45,7 +48,10 @@ def test_only_models_activity_stubs_and_pure_libraries_pass_through(path: Path) 
 @pytest.mark.timeout(60)
 async def test_datetime_now_in_workflow_code_fails_the_workflow_task(workflow_env: WorkflowEnvironment) -> None:
     task_queue = f"tq-{uuid.uuid4()}"
-    async with Worker(workflow_env.client, task_queue=task_queue, workflows=[SandboxedProbe]):
+    # The production worker's runner: passing the contracts through must not pass the logic through.
+    async with Worker(
+        workflow_env.client, task_queue=task_queue, workflows=[SandboxedProbe], workflow_runner=workflow_runner()
+    ):
         handle = await workflow_env.client.start_workflow(
             SandboxedProbe.run, id=f"probe-{uuid.uuid4()}", task_queue=task_queue
         )
@@ -62,3 +68,20 @@ async def test_datetime_now_in_workflow_code_fails_the_workflow_task(workflow_en
                 await asyncio.sleep(0.1)
         await handle.terminate()
     assert "Cannot access datetime.datetime.now" in failed[0]
+
+
+@pytest.mark.timeout(60)
+async def test_contracts_imported_by_workflow_logic_are_the_hosts_classes(workflow_env: WorkflowEnvironment) -> None:
+    # Rebuilt inside every new sandbox, a contract's pydantic classes cost CPU at each cache miss and memory
+    # for each cached workflow; the default runner does rebuild them, the production runner must not.
+    task_queue = f"tq-{uuid.uuid4()}"
+    seen: dict[str, int] = {}
+    for name, runner in (("default", SandboxedWorkflowRunner()), ("production", workflow_runner())):
+        async with Worker(
+            workflow_env.client, task_queue=task_queue, workflows=[ContractIdentityProbe], workflow_runner=runner
+        ):
+            seen[name] = await workflow_env.client.execute_workflow(
+                ContractIdentityProbe.run, id=f"probe-{uuid.uuid4()}", task_queue=task_queue
+            )
+    assert seen["default"] != id(LeadSnapshot)
+    assert seen["production"] == id(LeadSnapshot)
