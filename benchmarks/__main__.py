@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import compileall
 import shutil
 import signal
 import subprocess
@@ -32,7 +31,7 @@ from benchmarks.inquiries import IDLE_QUEUE, NOOP_QUEUE, latency, stack_sessions
 from benchmarks.inquiries import intake as intake_phase
 from benchmarks.measure import machine, say
 from benchmarks.scale import scale
-from benchmarks.stack import REPO, ProcessStack
+from benchmarks.stack import ProcessStack
 from benchmarks.suites import (
     DEFAULT,
     DEFAULT_MAILBOX_COUNT,
@@ -53,18 +52,8 @@ async def phase(name: str, run: Coroutine[Any, Any, None]) -> None:
         say(f"{name} phase failed", f"{type(exc).__name__}: {str(exc)[:300]}")
 
 
-def compile_workflow_modules() -> None:
-    """Bytecode for the workflow modules, as the image has it (pip compiles the package it installs).
-
-    The sandbox imports the workflow modules afresh for every workflow run; without a .pyc (a checkout run
-    under PYTHONDONTWRITEBYTECODE=1) each run compiles them from source again, which a production worker
-    never does and which cost a third of the worker's busy time per known-prospect inquiry."""
-    compileall.compile_dir(REPO / "workflows", quiet=1)
-
-
 async def run_inquiries(args: argparse.Namespace, root: Path) -> None:
     phases = set(args.only.split(",")) if args.only else set(PHASES)
-    compile_workflow_modules()
     say("machine", machine())
     env = {"IMMOFLOW_RUN_DISPATCHER": "false"}
     async with ProcessStack(root, database_url=args.database_url, extra_env=env) as stack:

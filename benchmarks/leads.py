@@ -134,7 +134,7 @@ def reminder_keys(stack: ProcessStack, lead_ids: set[int]) -> list[str]:
     return keys
 
 
-async def run(base: int, count: int, lag_count: int, concurrency: int, root: Path) -> None:
+async def run(base: int, count: int, lag_count: int, concurrency: int, root: Path, steps: list[int]) -> None:
     stack = ProcessStack(root)
     async with stack:
         stack.start_temporal()
@@ -156,7 +156,8 @@ async def run(base: int, count: int, lag_count: int, concurrency: int, root: Pat
             starter = LeadEventHandlers(settings.task_queue)
             worker_rss: dict[int, float] = {}
             started_so_far = 0
-            for level in sorted({min(base, count), count}):
+            # STEPS between BASE and COUNT print their figures on the way: a run stopped early still tells.
+            for level in sorted({min(base, count), *(step for step in steps if base < step < count), count}):
                 batch = sleeping[started_so_far:level]
                 began = time.monotonic()
                 await bounded([partial(starter.start_or_signal, client, lead_id) for lead_id in batch], concurrency)
@@ -170,15 +171,19 @@ async def run(base: int, count: int, lag_count: int, concurrency: int, root: Pat
                 say(f"start rate (workflows/s, {concurrency} calls in flight): {len(batch) / started:.1f}")
                 say(f"started and asleep (workflows/s): {len(batch) / settled:.1f}")
                 say(f"worker RSS with {level} sleeping leads (MB): {worker_rss[level]:.1f}")
+                if level > base:
+                    say(f"worker RSS {level} / {base} sleeping leads: {worker_rss[level] / worker_rss[base]:.2f}")
                 say(f"Temporal server RSS with {level} sleeping leads (MB): {rss_mb(stack.pid('temporal')):.1f}")
                 temporal_db = mib(list(stack.data_dir.glob("temporal.db*")))
                 say(f"Temporal database with {level} sleeping leads (MB, with WAL): {temporal_db:.1f}")
                 immoflow_db = mib(list(stack.data_dir.glob("immoflow.db*")))
                 say(f"immoflow database with {level} sleeping leads (MB, with WAL): {immoflow_db:.1f}")
-            if len(worker_rss) == 2:
-                low, high = sorted(worker_rss)
+            if len(worker_rss) >= 2:
+                low, high = min(worker_rss), max(worker_rss)
                 say_goal(f"worker RSS {high} / {low} sleeping leads", worker_rss[high] / worker_rss[low], below=1.3)
 
+            if lag_count == 0:
+                return
             # Overdue since the day before DUE at the same time of day, so reminder 1 falls due exactly at DUE;
             # the send time is read at worker start: restart it with DUE's time of day.
             due = (datetime.now(UTC) + timedelta(seconds=40 + lag_count / 10)).replace(microsecond=0)
@@ -231,12 +236,16 @@ def main() -> None:
     parser.add_argument(
         "--lag-count", type=int, default=10_000, help="overdue leads whose first reminders fall due together"
     )
+    parser.add_argument(
+        "--steps", default="", help="comma-separated lead counts between BASE and COUNT to report on the way"
+    )
     parser.add_argument("--concurrency", type=int, default=64, help="start calls in flight")
     parser.add_argument("--keep", action="store_true", help="keep the stack's directory (logs, databases)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="immoflow-bench-leads-"))
     try:
-        asyncio.run(run(args.base, args.count, args.lag_count, args.concurrency, root))
+        steps = [int(step) for step in args.steps.split(",") if step]
+        asyncio.run(run(args.base, args.count, args.lag_count, args.concurrency, root, steps))
     finally:
         if args.keep:
             print(f"stack directory: {root}")

@@ -11,6 +11,7 @@ child runs in its own process group and `close()` stops all of them, whatever ha
 from __future__ import annotations
 
 import asyncio
+import compileall
 import contextlib
 import os
 import secrets
@@ -48,6 +49,15 @@ def auth_headers(token: str) -> dict[str, str]:
     the token handed to the web process through its environment (see `ProcessStack.env`) is the one sent.
     """
     return {"Authorization": f"Bearer {token}"}
+
+
+def compile_sandboxed_modules() -> None:
+    """Bytecode for the modules the sandbox imports afresh for every new workflow run (workflows/, and the
+    domain/ rules they apply), as the image has it: pip compiles the package it installs. A checkout run
+    under PYTHONDONTWRITEBYTECODE=1 has none, and every sandbox would compile them from source again, which a
+    production worker never does (a third of the worker's busy time per known-prospect inquiry, measured)."""
+    for package in ("workflows", "domain"):
+        compileall.compile_dir(REPO / package, quiet=1)
 
 
 class ProcessStack:
@@ -152,6 +162,7 @@ class ProcessStack:
         self._spawn("temporal", temporal_command(self.settings(), options), self.env())
 
     def start_worker(self, name: str = "worker", **env: str) -> Child:
+        compile_sandboxed_modules()
         return self._spawn(name, [sys.executable, "-m", "starter.cli", "worker"], self.env(**env))
 
     def start_web(self, name: str = "web", **env: str) -> Child:
