@@ -13,6 +13,8 @@ from domain.passwords import hash_password
 from settings import Settings
 from tests.http import app_client, login
 
+pytestmark = pytest.mark.one_backend
+
 ANNA, OTTO, ADMIN, PASSWORD = "anna@office.example", "otto@office.example", "chefin@office.example", "geheim-genug"
 
 

@@ -23,7 +23,7 @@ from tests.inquiry_harness import running_harness
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import CancelInput
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.one_backend]
 CONFIRM_PATH = re.compile(r"http://testserver(/confirm/\S+)")
 
 

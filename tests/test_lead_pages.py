@@ -24,6 +24,8 @@ from tests.http import app_client, login
 from tests.lead_harness import PROCESS, Office, seed_office
 from workflows.lead_models import reminder_key
 
+pytestmark = pytest.mark.one_backend
+
 
 @pytest.fixture
 async def office(sessions: SessionFactory) -> Office:

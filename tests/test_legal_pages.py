@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from db.models import Contact, PrivacyAudit
@@ -12,6 +13,8 @@ from db.session import SessionFactory
 from settings import Settings
 from tests import factories
 from tests.http import app_client
+
+pytestmark = pytest.mark.one_backend
 
 
 async def test_legal_settings_page_saves_valid_input_and_refuses_bad_input(

@@ -22,7 +22,7 @@ from starter.services.attention import ATTENTION_ATTEMPTS, TASK_PROBLEMS_FLAG, A
 from tests.broken_workflow import BrokenWorkflow
 from tests.http import app_client
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.one_backend]
 
 
 @pytest.fixture

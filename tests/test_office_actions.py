@@ -22,7 +22,7 @@ from tests.inquiry_harness import InquiryHarness, running_harness
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import InquiryState
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.one_backend]
 FLASH = re.compile(r'<div class="flash (\w+)" role="status">([^<]*)</div>')
 
 

@@ -24,6 +24,8 @@ from web.security.throttle import (
     delay_after,
 )
 
+pytestmark = pytest.mark.one_backend
+
 EMAIL, PASSWORD = "anna@office.example", "richtig-geheim"
 OFFICE_PAGES = [
     "/",

@@ -16,6 +16,8 @@ from tests import factories
 from tests.http import app_client
 from web.pages import dashboard as dashboard_pages
 
+pytestmark = pytest.mark.one_backend
+
 BASE = datetime(2025, 11, 23, 9, 0, tzinfo=UTC)  # not today: the list says "Heute" for today
 ROW = re.compile(r'data-inquiry-id="(\d+)"')
 

@@ -16,6 +16,8 @@ from settings import Settings
 from tests.http import app_client
 from web.pages.settings_forms import format_duration, parse_duration
 
+pytestmark = pytest.mark.one_backend
+
 PAGE = "/settings/inquiry-manager"
 
 

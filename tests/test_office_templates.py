@@ -14,6 +14,8 @@ from messaging.template_store import ensure_default_templates
 from settings import Settings
 from tests.http import app_client
 
+pytestmark = pytest.mark.one_backend
+
 EDIT = "/settings/templates/inquiry.confirmation"
 
 

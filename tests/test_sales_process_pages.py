@@ -14,6 +14,8 @@ from domain.passwords import hash_password
 from settings import Settings
 from tests.http import app_client, login
 
+pytestmark = pytest.mark.one_backend
+
 ADMIN, AGENT, PASSWORD = "chefin@office.example", "makler@office.example", "richtig-geheim"
 EMPTY_ROW = ("", "", "", "days")  # the empty row the page always offers
 

@@ -18,7 +18,7 @@ from tests import factories
 from tests.inquiry_harness import running_harness
 from workflows.inquiry_models import InquiryState
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.one_backend]
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ from settings import Settings
 from tests import factories
 from tests.http import app_client, login
 
+pytestmark = pytest.mark.one_backend
+
 PASSWORD = "richtig-geheim"
 ANNA, OTTO, ADMIN = "anna@office.example", "otto@office.example", "chefin@office.example"
 BADGE = re.compile(r'href="/tasks"[^>]*>Aufgaben <span class="nav-badge"[^>]*>(\d+)</span>')

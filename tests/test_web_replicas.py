@@ -21,6 +21,8 @@ from settings import Settings
 from tests.http import app_client, csrf_from, login
 from web.security.throttle import FREE_PER_ACCOUNT
 
+pytestmark = pytest.mark.one_backend
+
 EMAIL, PASSWORD = "anna@office.example", "richtig-geheim"
 
 

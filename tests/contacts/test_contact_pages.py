@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from db.models import (
@@ -25,6 +26,8 @@ from db.session import SessionFactory
 from settings import Settings
 from tests import factories
 from tests.http import app_client
+
+pytestmark = pytest.mark.one_backend
 
 # A fixed instant: the page shows what is stored, whatever the time of day the test runs at.
 AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,15 +14,16 @@ import pytest
 from httpx import AsyncClient
 from pydantic import SecretStr
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from db.migrate import upgrade_sync
 from db.models import QuarantinedPayload, RawPayload
 from db.session import SessionFactory, create_engine, make_session_factory
 from settings import Settings
 from starter.dev.demo import load_demo_data
 from starter.intake.service import BASE64_MARKER
-from tests.conftest import truncate_all
+from tests.conftest import time_skipping_server, truncate_all
 from tests.http import app_client
 
 # Text no field should choke on: SQL, markup, template syntax, header injection, control and odd unicode.
@@ -73,26 +77,19 @@ def stored_bytes(raw: RawPayload) -> bytes:
     return raw.body.encode()
 
 
-@pytest.fixture
-async def hostile_engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(sqlite_url)
+@asynccontextmanager
+async def running_hostile_app(
+    data_dir: Path, database_url: str, client: Client, task_queue: str
+) -> AsyncIterator[HostileApp]:
+    """The app on DATABASE_URL emptied and holding the demo office. Temporal is real (workflows start) but
+    nothing polls TASK_QUEUE: the HTTP layer alone is under test."""
+    engine = create_engine(database_url)
     await truncate_all(engine)
     await load_demo_data(make_session_factory(engine))
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-async def hostile_app(
-    tmp_path: Path, sqlite_url: str, hostile_engine: AsyncEngine, workflow_env: WorkflowEnvironment, task_queue: str
-) -> AsyncIterator[HostileApp]:
-    """Temporal is real (workflows start) but nothing polls TASK_QUEUE: the HTTP layer alone is under test."""
     settings = Settings(
         env="test",
-        data_dir=tmp_path,
-        database_url=sqlite_url,
+        data_dir=data_dir,
+        database_url=database_url,
         secret_key=SecretStr("hostile-secret"),
         smtp_host="127.0.0.1",
         smtp_port=1,
@@ -102,8 +99,34 @@ async def hostile_app(
         intake_rate_per_minute=1_000_000,
         prospect_rate_per_minute=1_000_000,
     )
-    async with app_client(settings, workflow_env.client) as http:
-        yield HostileApp(http, make_session_factory(hostile_engine), settings)
+    try:
+        async with app_client(settings, client) as http:
+            yield HostileApp(http, make_session_factory(engine), settings)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def hostile_app(
+    tmp_path: Path, sqlite_url: str, workflow_env: WorkflowEnvironment, task_queue: str
+) -> AsyncIterator[HostileApp]:
+    async with running_hostile_app(tmp_path, sqlite_url, workflow_env.client, task_queue) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+async def module_hostile_app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[HostileApp]:
+    """One app, database and Temporal test server for a module of fuzz tests, which do not care what their
+    neighbours left behind: set up per test, they spent a third of their time in setup. The database is the
+    module's own file, so that the tests other modules run in between on this xdist worker cannot empty it."""
+    data_dir = tmp_path_factory.mktemp("hostile")
+    database_url = f"sqlite+aiosqlite:///{data_dir / 'hostile.db'}"
+    await asyncio.to_thread(upgrade_sync, database_url)  # alembic runs its own event loop
+    async with (
+        time_skipping_server() as env,
+        running_hostile_app(data_dir, database_url, env.client, f"tq-{uuid.uuid4()}") as app,
+    ):
+        yield app
 
 
 def json_dumps(value: object) -> bytes:

@@ -13,6 +13,8 @@ from tests.hostile.security_support import EMAIL, PASSWORD, office_user, product
 from tests.http import login
 from web.templating import STATIC_DIR
 
+pytestmark = pytest.mark.one_backend
+
 TEMPLATES = Path(STATIC_DIR).parent / "templates"
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|javascript:", re.IGNORECASE)
 

@@ -26,7 +26,7 @@ from tests.inquiry_harness import InquiryHarness, running_harness
 from workflows.inquiry import InquiryWorkflow
 from workflows.inquiry_models import InquiryState
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.one_backend]
 TOKEN = re.compile(r"/confirm/(\S+)")
 SIGNED_BY_US = ("cross A→B", "cross B→A", "unknown workflow", "made-up nonce")
 FORM = {"salutation": "Frau", "first_name": "Nina", "last_name": "Neu", "zip_code": "10117", "city": "Berlin"}

@@ -16,6 +16,8 @@ from starter.dev.config import free_port
 from starter.ops.logs import configure_logging
 from web.app import create_app
 
+pytestmark = pytest.mark.one_backend
+
 TOKEN = "eyJ3Zi1pZCI6ImlucXVpcnktMSJ9.c2lnbmF0dXJl-geheim"
 
 

@@ -3,8 +3,12 @@ ok or down, the details need the token."""
 
 from __future__ import annotations
 
+import pytest
+
 from settings import Settings
 from tests.hostile.security_support import production, served
+
+pytestmark = pytest.mark.one_backend
 
 
 async def test_metrics_need_the_ops_token_in_production(settings: Settings) -> None:

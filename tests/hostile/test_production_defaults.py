@@ -14,6 +14,8 @@ from settings import Settings, SettingsError, get_settings
 from tests.hostile.security_support import production, served
 from web.app import create_app
 
+pytestmark = pytest.mark.one_backend
+
 
 @pytest.mark.parametrize(
     ("weakness", "changes", "names"),

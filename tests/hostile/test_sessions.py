@@ -19,6 +19,8 @@ from tests.hostile.security_support import EMAIL, PASSWORD, office_user, served
 from tests.http import csrf_from, login
 from web.security.sessions import end_user_sessions
 
+pytestmark = pytest.mark.one_backend
+
 CONTACT = {"first_name": "Nina", "last_name": "Neu", "email": "nina@example.com"}
 
 

@@ -20,7 +20,7 @@ from tests.http import app_client
 from tests.inquiry_harness import InquiryHarness, running_harness
 from workflows.inquiry_models import InquiryState
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.one_backend]
 
 ESCAPES = [
     "{{ ''.__class__.__mro__ }}",

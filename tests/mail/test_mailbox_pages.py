@@ -18,6 +18,8 @@ from starter.intake.service import IntakeService
 from tests import factories
 from tests.http import app_client
 
+pytestmark = pytest.mark.one_backend
+
 DATA = Path(__file__).parent.parent / "data" / "mail"
 SECRET = "Sehr-geheim-4711!"
 

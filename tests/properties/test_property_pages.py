@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from db.models import Contact, Property, PropertyContactPerson, PropertyImport, PropertyVisibility, UserRole
@@ -14,6 +15,8 @@ from settings import Settings
 from tests import factories
 from tests.http import app_client, csrf_from, login
 from tests.properties.support import export_zip, fixture
+
+pytestmark = pytest.mark.one_backend
 
 JPEG = fixture("nb-12-titel.jpg")
 PDF = fixture("expose-nb-12.pdf")

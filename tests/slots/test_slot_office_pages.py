@@ -24,7 +24,7 @@ from tests.http import app_client, login
 from tests.slot_harness import SlotHarness, proposals, temporal_down
 from workflows.slot_models import SlotState
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.one_backend]
 
 
 async def logged_in(http: AsyncClient, sessions: SessionFactory, harness: SlotHarness, *, role: str = "agent") -> str:

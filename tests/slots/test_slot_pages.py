@@ -21,7 +21,7 @@ from tests.http import app_client
 from tests.slot_harness import OFFICE_TIME, SlotHarness, proposals, temporal_down
 from workflows.slot_models import ProposedSlot, SlotState, slot_workflow_id
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.one_backend]
 XSS = '<script>alert("x")</script> & Grüße'
 
 

@@ -24,7 +24,7 @@ from tests.slot_harness import SlotHarness, proposals
 from workflows.inquiry_models import MailRequest
 from workflows.slot_models import SlotState, slot_workflow_id
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.one_backend]
 
 
 async def _offer_slots_in_expose(sessions: SessionFactory) -> None:

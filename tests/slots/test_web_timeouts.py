@@ -25,7 +25,7 @@ from tests.slots.test_slot_pages import form_data, path
 from web.pages import slots as slot_pages
 from workflows.slot_models import SlotState
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.one_backend]
 SHORT = 0.5  # seconds; the production constants are 10 s
 
 
