@@ -55,7 +55,7 @@ def compile_sandboxed_modules() -> None:
     """Bytecode for the modules the sandbox imports afresh for every new workflow run (workflows/, and the
     domain/ rules they apply), as the image has it: pip compiles the package it installs. A checkout run
     under PYTHONDONTWRITEBYTECODE=1 has none, and every sandbox would compile them from source again, which a
-    production worker never does (a third of the worker's busy time per known-prospect inquiry, measured)."""
+    production worker never does (docs/benchmarks.md has what it cost an inquiry and a lead)."""
     for package in ("workflows", "domain"):
         compileall.compile_dir(REPO / package, quiet=1)
 
